@@ -1,0 +1,29 @@
+"""Shared fixtures: the sample image shipped in the repo, and crops of it of any size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "examples" / "sample.png"
+KODAK = ROOT.parent / "shared" / "data" / "kodak"
+
+
+@pytest.fixture(scope="session")
+def sample_rgb() -> np.ndarray:
+    return np.asarray(Image.open(SAMPLE).convert("RGB"))
+
+
+def photo(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A natural-looking H x W x 3 uint8 image: a (tiled, mirrored) crop of the sample."""
+    base = np.asarray(Image.open(SAMPLE).convert("RGB"))
+    reps = (-(-height // base.shape[0]) + 1, -(-width // base.shape[1]) + 1, 1)
+    tiled = np.tile(np.concatenate([base, base[:, ::-1]], axis=1), reps)
+    rng = np.random.default_rng(seed)
+    y = int(rng.integers(0, tiled.shape[0] - height + 1))
+    x = int(rng.integers(0, tiled.shape[1] - width + 1))
+    return np.ascontiguousarray(tiled[y : y + height, x : x + width])

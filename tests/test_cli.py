@@ -1,0 +1,82 @@
+"""The command line: defaults, no-clobber, atomic output, and one-line errors for bad input."""
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from vqcodec.cli import main
+
+from .conftest import photo
+
+
+@pytest.fixture()
+def image_file(tmp_path):
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo(24, 40)).save(path)
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_one_line_error(result, pattern):
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and pattern in lines[0], result.output
+
+
+def test_encode_decode_info_with_default_names(image_file):
+    result = run("encode", image_file)
+    assert result.exit_code == 0, result.output
+    vqz = image_file.with_suffix(".vqz")
+    assert "bpp" in result.output and "(40x24, model" in result.output and vqz.exists()
+    out = image_file.parent / "out.png"
+    assert run("decode", vqz, "-o", out).exit_code == 0
+    assert Image.open(out).size == (40, 24)
+    info = run("info", vqz)
+    assert info.exit_code == 0 and "width: 40" in info.output and "bpp" in info.output
+
+
+def test_refuses_to_overwrite_without_force(image_file):
+    vqz = image_file.with_suffix(".vqz")
+    vqz.write_bytes(b"precious")
+    assert_one_line_error(run("encode", image_file), "--force")
+    assert vqz.read_bytes() == b"precious"
+    assert run("encode", image_file, "--force").exit_code == 0
+    assert vqz.read_bytes()[:3] == b"VQZ"
+    # decode defaults to photo.png, which is the original: refused
+    assert_one_line_error(run("decode", vqz), "exists")
+
+
+def test_bad_inputs_give_one_line_errors_and_no_output(tmp_path, image_file):
+    assert_one_line_error(run("encode", tmp_path / "missing.png"), "no such file")
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    assert_one_line_error(run("encode", text), "not an image")
+    assert_one_line_error(run("decode", text), "not a .vqz file")
+    assert_one_line_error(run("decode", tmp_path / "missing.vqz"), "No such file")
+    good = run("encode", image_file, "-o", tmp_path / "good.vqz")
+    assert good.exit_code == 0
+    data = (tmp_path / "good.vqz").read_bytes()
+    (tmp_path / "short.vqz").write_bytes(data[:-3])
+    assert_one_line_error(run("decode", tmp_path / "short.vqz"), "truncated")
+    corrupt = bytearray(data)
+    corrupt[-2] ^= 0xFF
+    (tmp_path / "corrupt.vqz").write_bytes(bytes(corrupt))
+    assert_one_line_error(run("decode", tmp_path / "corrupt.vqz"), "corrupt")
+    leftovers = {p.name for p in tmp_path.iterdir()}
+    assert leftovers == {"photo.png", "notes.txt", "good.vqz", "short.vqz", "corrupt.vqz"}
+
+
+def test_real_process_exit_status_and_no_traceback(tmp_path):
+    bad = tmp_path / "bad.vqz"
+    bad.write_bytes(b"VQZ\x07" + bytes(40))
+    proc = subprocess.run([sys.executable, "-m", "vqcodec.cli", "decode", str(bad)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error: unsupported .vqz format version 7 (this reader knows 1)"
+    assert not (tmp_path / "bad.png").exists()

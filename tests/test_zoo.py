@@ -1,0 +1,72 @@
+"""Model lookup: sha256 verification, unknown ids, fingerprint mismatches."""
+
+import json
+import shutil
+
+import pytest
+
+import vqcodec
+from vqcodec import api, bitstream, zoo
+from vqcodec.errors import ModelError
+
+from .conftest import photo
+
+
+@pytest.fixture()
+def model_copy(tmp_path, monkeypatch):
+    """A writable copy of the installed zoo, selected through VQCODEC_MODEL_DIR."""
+    src = zoo.models_dir()
+    dst = tmp_path / "models"
+    shutil.copytree(src, dst)
+    monkeypatch.setenv("VQCODEC_MODEL_DIR", str(dst))
+    api._load.cache_clear()
+    yield dst
+    api._load.cache_clear()
+
+
+def test_default_model_is_installed_and_verified():
+    entry = zoo.get(None)
+    assert zoo.verified_weights(entry).is_file()
+    assert vqcodec.load_codec().entry == entry
+
+
+def test_tampered_weights_are_refused(model_copy):
+    entry = zoo.get(None)
+    weights = model_copy / entry.name / zoo.WEIGHTS_FILE
+    raw = bytearray(weights.read_bytes())
+    raw[-1] ^= 1
+    weights.write_bytes(bytes(raw))
+    with pytest.raises(ModelError, match="sha256"):
+        vqcodec.load_codec()
+
+
+def test_unknown_model_name():
+    with pytest.raises(ModelError, match="unknown model 'nope'"):
+        vqcodec.compress(photo(8, 8), model="nope")
+
+
+def _with_header(data: bytes, **changes) -> bytes:
+    parsed = bitstream.unpack(data)
+    fields = {**parsed.header.__dict__, **changes}
+    return bitstream.pack(bitstream.Header(**fields), parsed.top, parsed.bottom, parsed.crc)
+
+
+def test_file_from_a_model_that_is_not_installed():
+    data = _with_header(vqcodec.compress(photo(8, 8)), model_id=999)
+    with pytest.raises(ModelError, match="model id 999"):
+        vqcodec.decompress(data)
+    assert "not installed" in str(vqcodec.info(data)["model"])
+
+
+def test_fingerprint_mismatch():
+    data = _with_header(vqcodec.compress(photo(8, 8)), fingerprint=0x12345678)
+    with pytest.raises(ModelError, match="different weights"):
+        vqcodec.decompress(data)
+
+
+def test_registry_ids_are_unique(model_copy):
+    registry = json.loads((model_copy / zoo.REGISTRY_FILE).read_text())
+    ids = [m["id"] for m in registry["models"]]
+    assert len(ids) == len(set(ids)) and registry["default"] in {
+        m["name"] for m in registry["models"]
+    }

@@ -1,0 +1,230 @@
+"""Command-line interface: parse, call the library, print one line. No codec logic here.
+
+Every failure a user can cause ends with a one-line `error: ...` on stderr and exit status 1
+(2 for usage errors, as click does); no traceback, no partial output file.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vqcodec.errors import VQCodecError
+
+_PATH = click.Path(path_type=Path)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the errors a user can cause into one line on stderr and exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except VQCodecError as exc:
+            _fail(str(exc))
+        except FileExistsError as exc:
+            _fail(f"{exc.args[0]} exists; use --force to overwrite it or -o to choose another name")
+        except OSError as exc:
+            _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        except MemoryError:
+            _fail("out of memory")
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _write(path: Path, data: bytes, force: bool) -> None:
+    from vqcodec.fileio import write_atomic
+
+    write_atomic(path, data, overwrite=force)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vqcodec")
+def main() -> None:
+    """vqcodec: a learned image codec (hierarchical VQ-VAE + PixelCNN priors + range coding)."""
+
+
+@main.command()
+@click.argument("image", type=_PATH)
+@click.option("-o", "--output", type=_PATH, help="Output file [default: IMAGE with .vqz].")
+@click.option("-m", "--model", default=None, help="Model name from the zoo [default: the default].")
+@click.option(
+    "--drop-alpha", is_flag=True, help="Discard a transparency channel instead of failing."
+)
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
+@friendly_errors
+def encode(
+    image: Path, output: Path | None, model: str | None, drop_alpha: bool, force: bool
+) -> None:
+    """Compress IMAGE to a .vqz file."""
+    from vqcodec.api import compress_image
+
+    output = output or image.with_suffix(".vqz")
+    if output.exists() and not force:
+        raise FileExistsError(output)
+    result = compress_image(image, model=model, drop_alpha=drop_alpha)
+    _write(output, result.data, force)
+    click.echo(
+        f"{output}  {result.bpp:.3f} bpp  ({result.width}x{result.height}, model {result.model})"
+    )
+
+
+@main.command()
+@click.argument("vqz", type=_PATH)
+@click.option("-o", "--output", type=_PATH, help="Output image [default: VQZ with .png].")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
+@friendly_errors
+def decode(vqz: Path, output: Path | None, force: bool) -> None:
+    """Decompress a .vqz file to an image (PNG unless -o names another format)."""
+    from PIL import Image
+
+    from vqcodec.api import decompress
+
+    output = output or vqz.with_suffix(".png")
+    if output.exists() and not force:
+        raise FileExistsError(output)
+    fmt = Image.registered_extensions().get(output.suffix.lower())
+    if fmt is None:
+        raise click.BadParameter(f"unknown image file extension {output.suffix!r}", param_hint="-o")
+    start = time.perf_counter()
+    image = decompress(vqz.read_bytes())
+    buf = io.BytesIO()
+    image.save(buf, format=fmt)
+    _write(output, buf.getvalue(), force)
+    seconds = time.perf_counter() - start
+    click.echo(f"{output}  ({image.width}x{image.height} {image.mode}, {seconds:.2f} s)")
+
+
+@main.command()
+@click.argument("vqz", type=_PATH)
+@click.option("--json", "as_json", is_flag=True, help="Print the header as JSON.")
+@friendly_errors
+def info(vqz: Path, as_json: bool) -> None:
+    """Show the header of a .vqz file without decoding it."""
+    from vqcodec.api import info as read_info
+
+    fields = read_info(vqz.read_bytes())
+    if as_json:
+        click.echo(json.dumps(fields))
+        return
+    for key, value in fields.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else value
+        click.echo(f"{key:>15}: {shown}")
+
+
+@main.command()
+@friendly_errors
+def models() -> None:
+    """List the installed models."""
+    from vqcodec import zoo
+
+    default = zoo.default_name()
+    for entry in sorted(zoo.entries().values(), key=lambda e: e.model_id):
+        mark = "  (default)" if entry.name == default else ""
+        click.echo(f"{entry.model_id:>3}  {entry.name:<10} sha256 {entry.sha256[:12]}…{mark}")
+
+
+@main.group()
+def train() -> None:
+    """Train a model: stage 1 (vqvae), then stage 2 (prior), then `vqcodec export`."""
+
+
+_DATA = click.Path(exists=True, file_okay=False, path_type=Path)
+
+
+@train.command("vqvae")
+@click.option("--data", type=_DATA, required=True, help="Folder of training images.")
+@click.option(
+    "--out", "run", type=_PATH, required=True, help="Run folder (an existing one resumes)."
+)
+@click.option("--steps", default=6000, show_default=True)
+@click.option("--batch", default=16, show_default=True)
+@click.option("--crop", default=128, show_default=True)
+@click.option("--lr", default=5e-4, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--codes-top", default=512, show_default=True)
+@click.option("--codes-bottom", default=512, show_default=True)
+@click.option("--channels", default=128, show_default=True)
+@click.option("--threads", default=0, help="torch threads (0: default).")
+def train_vqvae_cmd(
+    data: Path, run: Path, steps: int, batch: int, crop: int, lr: float, seed: int,
+    codes_top: int, codes_bottom: int, channels: int, threads: int,
+) -> None:  # fmt: skip
+    """Stage 1: encoder, codebooks and decoder."""
+    from vqcodec.config import ModelConfig, PriorConfig, VQVAEConfig
+    from vqcodec.training.vqvae_stage import VQVAETrainArgs, train_vqvae
+
+    cfg = ModelConfig(
+        vqvae=VQVAEConfig(channels=channels, codes_top=codes_top, codes_bottom=codes_bottom),
+        prior_top=PriorConfig(codes=codes_top),
+        prior_bottom=PriorConfig(codes=codes_bottom, cond_codes=codes_top),
+    )
+    args = VQVAETrainArgs(
+        data=data, run=run, steps=steps, batch=batch, crop=crop, lr=lr, seed=seed, threads=threads
+    )
+    click.echo(f"stage 1 checkpoint: {train_vqvae(args, cfg)}")
+
+
+@train.command("prior")
+@click.option("--run", type=_DATA, required=True, help="Run folder of a finished stage 1.")
+@click.option("--data", type=_DATA, required=True, help="Folder of training images.")
+@click.option("--steps", default=3000, show_default=True)
+@click.option("--batch", default=16, show_default=True)
+@click.option("--crop", default=32, show_default=True, help="Bottom-map crop (top: half).")
+@click.option("--lr", default=1e-3, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--channels", default=64, show_default=True)
+@click.option("--layers", default=4, show_default=True)
+@click.option("--kernel", default=3, show_default=True, help="Masked kernel size (odd).")
+@click.option("--threads", default=0, help="torch threads (0: default).")
+def train_prior_cmd(
+    run: Path, data: Path, steps: int, batch: int, crop: int, lr: float, seed: int,
+    channels: int, layers: int, kernel: int, threads: int,
+) -> None:  # fmt: skip
+    """Stage 2: the top prior and the conditional bottom prior."""
+    from vqcodec.config import ModelConfig, PriorConfig
+    from vqcodec.training.prior_stage import PriorTrainArgs, train_priors
+
+    if kernel % 2 == 0:
+        raise click.BadParameter("must be odd", param_hint="--kernel")
+    vq = ModelConfig.from_json((run / "config.json").read_text()).vqvae
+    shape = dict(channels=channels, layers=layers, kernel=kernel)
+    top = PriorConfig(codes=vq.codes_top, **shape)
+    bottom = PriorConfig(codes=vq.codes_bottom, cond_codes=vq.codes_top, **shape)
+    args = PriorTrainArgs(
+        data=data, run=run, steps=steps, batch=batch, crop=crop, lr=lr, seed=seed, threads=threads
+    )
+    click.echo(f"stage 2 checkpoint: {train_priors(args, top, bottom)}")
+
+
+@main.command("export")
+@click.argument("run", type=_DATA)
+@click.option("-o", "--output", type=_PATH, required=True, help="models/NAME")
+@click.option("--default", "make_default", is_flag=True, help="Make it the default model.")
+def export_cmd(run: Path, output: Path, make_default: bool) -> None:
+    """Export a trained RUN as a zoo model (safetensors + config + sha256 in zoo.json)."""
+    from vqcodec.training.export import export_run
+
+    entry = export_run(run, output, make_default)
+    click.echo(f"model {entry.name} (id {entry.model_id}) sha256 {entry.sha256}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Training images: a folder of photos held in memory as uint8, served as random crops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files under `folder`, recursively, in a stable (sorted) order."""
+    root = Path(folder)
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def split_holdout(paths: list[Path], every: int = 20) -> tuple[list[Path], list[Path]]:
+    """Deterministic train/validation split: every `every`-th image is held out."""
+    val = paths[::every]
+    train = [p for i, p in enumerate(paths) if i % every]
+    return train, val
+
+
+class CropDataset:
+    """Random `crop` x `crop` patches with horizontal flips; smaller images are skipped."""
+
+    def __init__(self, paths: list[Path], crop: int, seed: int = 0) -> None:
+        self.crop = crop
+        self.images: list[torch.Tensor] = []
+        self.skipped = 0
+        for p in paths:
+            with Image.open(p) as im:
+                arr = np.asarray(im.convert("RGB"))
+            if min(arr.shape[:2]) < crop:
+                self.skipped += 1
+                continue
+            self.images.append(torch.from_numpy(arr.copy()).permute(2, 0, 1))  # (3, H, W) uint8
+        if not self.images:
+            raise ValueError(f"no training image is at least {crop}x{crop}")
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, size: int) -> torch.Tensor:
+        """(size, 3, crop, crop) float in [0, 1]."""
+        out = torch.empty(size, 3, self.crop, self.crop)
+        for b in range(size):
+            img = self.images[self.rng.integers(len(self.images))]
+            y = self.rng.integers(img.shape[1] - self.crop + 1)
+            x = self.rng.integers(img.shape[2] - self.crop + 1)
+            patch = img[:, y : y + self.crop, x : x + self.crop]
+            if self.rng.random() < 0.5:
+                patch = patch.flip(2)
+            out[b] = patch.float() / 255.0
+        return out
+
+
+def load_full(path: Path, multiple: int = 8, max_side: int = 512) -> torch.Tensor:
+    """A whole validation image, centre-cropped to a multiple of 8 and at most `max_side`."""
+    with Image.open(path) as im:
+        arr = np.asarray(im.convert("RGB"))
+    h = min(arr.shape[0], max_side) // multiple * multiple
+    w = min(arr.shape[1], max_side) // multiple * multiple
+    y0, x0 = (arr.shape[0] - h) // 2, (arr.shape[1] - w) // 2
+    arr = arr[y0 : y0 + h, x0 : x0 + w]
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().unsqueeze(0) / 255.0

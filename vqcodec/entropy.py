@@ -1,0 +1,103 @@
+"""Range coding of code maps under the PixelCNN priors. The only module importing constriction.
+
+Both directions walk the same wavefront schedule through the same `PixelCNNStepper`, so the
+probability rows the decoder computes are bit-identical to the encoder's (DESIGN.md section 2).
+The prior path runs single-threaded: the result of a float GEMM may depend on how a library
+splits it across threads, and a decoder must not depend on how many cores it was given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import constriction
+import numpy as np
+import torch
+
+from vqcodec.errors import CorruptStreamError
+from vqcodec.prior import PixelCNN, PixelCNNStepper
+from vqcodec.schedule import wavefronts
+
+_FAMILY = constriction.stream.model.Categorical(perfect=False)
+
+
+def probability_rows(logits: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """The one policy turning logits (n, K) into coder input, for encoder and decoder alike.
+
+    Softmax and normalisation in float64, then a single cast to a C-contiguous float32 array
+    (constriction corrupts silently on non-contiguous input and can panic on rows whose float32
+    sum is off). Returns (float32 rows for the coder, float64 rows for ideal-bit accounting).
+    """
+    p64 = torch.softmax(logits.double(), dim=1).numpy()
+    p64 /= p64.sum(axis=1, keepdims=True)
+    return np.ascontiguousarray(p64, dtype=np.float32), p64
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass(frozen=True)
+class EncodedMap:
+    words: np.ndarray  # uint32 range-coder output
+    ideal_bits: float  # sum of -log2 p (float64) of the coded symbols
+
+
+def words_to_bytes(words: np.ndarray) -> bytes:
+    """Little-endian bytes of the coder's words, trailing zero bytes dropped (restored on read)."""
+    return words.astype("<u4").tobytes().rstrip(b"\0")
+
+
+def bytes_to_words(data: bytes) -> np.ndarray:
+    padded = data + b"\0" * (-len(data) % 4)
+    return np.frombuffer(padded, dtype="<u4").astype(np.uint32)
+
+
+def encode_map(net: PixelCNN, idx: torch.Tensor, cond_idx: torch.Tensor | None) -> EncodedMap:
+    """Range-code an (H, W) map of indices under `net` (conditioned on `cond_idx` if given)."""
+    height, width = idx.shape
+    encoder = constriction.stream.queue.RangeEncoder()
+    ideal = 0.0
+    with single_thread():
+        stepper = PixelCNNStepper(net, height, width, cond_idx)
+        for rows, cols in wavefronts(height, width, net.cfg.reach):
+            probs, p64 = probability_rows(stepper.step(rows, cols))
+            symbols = idx[rows, cols]
+            sym = symbols.numpy().astype(np.int32)
+            encoder.encode(sym, _FAMILY, probs)
+            ideal -= float(np.log2(p64[np.arange(len(sym)), sym]).sum())
+            stepper.set_symbols(rows, cols, symbols)
+    return EncodedMap(encoder.get_compressed(), ideal)
+
+
+def decode_map(
+    net: PixelCNN, words: np.ndarray, height: int, width: int, cond_idx: torch.Tensor | None
+) -> torch.Tensor:
+    """Inverse of `encode_map`: the (H, W) int64 index map."""
+    decoder = constriction.stream.queue.RangeDecoder(words)
+    idx = torch.empty(height, width, dtype=torch.long)
+    codes = net.cfg.codes
+    with single_thread():
+        stepper = PixelCNNStepper(net, height, width, cond_idx)
+        for rows, cols in wavefronts(height, width, net.cfg.reach):
+            probs, _ = probability_rows(stepper.step(rows, cols))
+            try:
+                sym = decoder.decode(_FAMILY, probs)
+            except BaseException as exc:  # constriction may panic (BaseException) on bad data
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    raise
+                raise CorruptStreamError(f"range decoder failed: {exc}") from None
+            symbols = torch.from_numpy(sym.astype(np.int64))
+            if symbols.numel() and int(symbols.max()) >= codes:
+                raise CorruptStreamError("decoded an index outside the codebook")
+            idx[rows, cols] = symbols
+            stepper.set_symbols(rows, cols, symbols)
+    return idx

@@ -1,0 +1,189 @@
+"""PixelCNN priors over code maps, with a teacher-forced form (training) and a cached stepper.
+
+Network (one per level):
+
+    idx (B, H, W) -> embed -> MaskedConv A (k x k) -> [residual block: act -> MaskedConv B (k x k)
+    + cond -> act -> 1x1] x layers -> act -> 1x1 -> act -> 1x1 -> logits (B, K, H, W)
+
+A k x k mask keeps the k // 2 rows above in full (columns j - r .. j + r, r = k // 2) and the r
+columns left of the centre (plus the centre for mask B). One layer therefore reads at most r
+columns to the right in the rows above: this bounded reach is what the wavefront schedule of
+`vqcodec.schedule` relies on. The conditional (bottom) prior adds, in every layer, features of the
+whole top map (non-causal: the top map is decoded first), upsampled x2.
+
+`PixelCNNStepper` computes the same network position by position with cached activations: each
+layer is evaluated once per position, for all positions of one wavefront at a time, as a gather
+of the kept taps followed by one GEMM. Encoder and decoder both use it (the determinism contract).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vqcodec.config import PriorConfig
+
+
+def causal_mask(kernel: int, include_centre: bool) -> torch.Tensor:
+    """(k, k) float mask: rows above in full, then the left part of the centre row."""
+    mask = torch.zeros(kernel, kernel)
+    c = kernel // 2
+    mask[:c, :] = 1
+    mask[c, :c] = 1
+    if include_centre:
+        mask[c, c] = 1
+    return mask
+
+
+class MaskedConv2d(nn.Conv2d):
+    """A k x k convolution whose weights outside the causal mask are always zero."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, include_centre: bool) -> None:
+        super().__init__(cin, cout, kernel, padding=kernel // 2)
+        self.register_buffer("mask", causal_mask(kernel, include_centre), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+    def taps(self) -> list[tuple[int, int]]:
+        """Kept (dy, dx) offsets relative to the centre, in weight order (row-major)."""
+        c = self.kernel_size[0] // 2
+        return [(int(y) - c, int(x) - c) for y, x in self.mask.nonzero().tolist()]
+
+    def tap_matrix(self) -> torch.Tensor:
+        """(taps * cin, cout) weight for the gathered form: row (t, ci) = weight[:, ci, tap t]."""
+        c = self.kernel_size[0] // 2
+        rows = [self.weight[:, :, c + dy, c + dx] for dy, dx in self.taps()]  # (Cout, Cin) each
+        return torch.stack(rows, 0).transpose(1, 2).reshape(-1, self.out_channels).contiguous()
+
+
+act = F.gelu
+
+
+class PixelCNN(nn.Module):
+    """Autoregressive prior over a (B, H, W) code map, optionally conditioned on a coarser map."""
+
+    def __init__(self, cfg: PriorConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        c, k = cfg.channels, cfg.kernel
+        self.embed = nn.Embedding(cfg.codes, cfg.embed_dim)
+        self.first = MaskedConv2d(cfg.embed_dim, c, k, include_centre=False)
+        self.convs = nn.ModuleList(MaskedConv2d(c, c, k, True) for _ in range(cfg.layers))
+        self.mixes = nn.ModuleList(nn.Conv2d(c, c, 1) for _ in range(cfg.layers))
+        self.head = nn.Sequential(
+            nn.GELU(), nn.Conv2d(c, c, 1), nn.GELU(), nn.Conv2d(c, cfg.codes, 1)
+        )
+        if cfg.cond_codes:
+            cc = cfg.cond_channels
+            self.cond_embed = nn.Embedding(cfg.cond_codes, cfg.embed_dim)
+            self.cond_net = nn.Sequential(
+                nn.Conv2d(cfg.embed_dim, cc, 3, padding=1),
+                nn.GELU(),
+                nn.Conv2d(cc, cc, 3, padding=1),
+                nn.GELU(),
+                nn.ConvTranspose2d(cc, cc, 4, 2, 1),
+                nn.GELU(),
+                nn.Conv2d(cc, c * (cfg.layers + 1), 1),
+            )
+
+    def condition(
+        self, cond_idx: torch.Tensor | None, shape: tuple[int, int]
+    ) -> list[torch.Tensor | None]:
+        """Per-layer additive features (B, C, H, W) from the coarser map; Nones if unconditional."""
+        n = self.cfg.layers + 1
+        if not self.cfg.cond_codes:
+            return [None] * n
+        if cond_idx is None:
+            raise ValueError("the conditional prior needs the top map")
+        emb = self.cond_embed(cond_idx).permute(0, 3, 1, 2)
+        feats = self.cond_net(emb)[..., : shape[0], : shape[1]]
+        return list(feats.chunk(n, dim=1))
+
+    def forward(self, idx: torch.Tensor, cond_idx: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher-forced logits (B, K, H, W) for every position at once."""
+        cond = self.condition(cond_idx, idx.shape[1:])
+        x = self.first(self.embed(idx).permute(0, 3, 1, 2))
+        if cond[0] is not None:
+            x = x + cond[0]
+        for conv, mix, cnd in zip(self.convs, self.mixes, cond[1:], strict=True):
+            h = conv(act(x))
+            x = x + mix(act(h if cnd is None else h + cnd))
+        return self.head(x)
+
+    def bits(self, idx: torch.Tensor, cond_idx: torch.Tensor | None = None) -> torch.Tensor:
+        """Total cross-entropy in bits of `idx` under the teacher-forced prior."""
+        logits = self(idx, cond_idx)
+        return F.cross_entropy(logits, idx, reduction="sum") / torch.log(torch.tensor(2.0))
+
+
+class PixelCNNStepper:
+    """Cached, wavefront-at-a-time evaluation of a PixelCNN over one (H, W) map (batch 1).
+
+    Activation maps live in zero-padded flat buffers of shape ((H + r) * (W + 2r), C): r rows of
+    padding on top and r columns on each side stand in for conv2d's zero padding. `step(rows,
+    cols)` computes every layer at those positions only, reading neighbours that earlier steps
+    (or `set_symbols`) filled in; it returns the logits (n, K) in float32.
+    """
+
+    def __init__(self, net: PixelCNN, height: int, width: int, cond_idx: torch.Tensor | None):
+        cfg = net.cfg
+        self.net, self.h, self.w = net, height, width
+        self.r = r = cfg.kernel // 2
+        self.wp = width + 2 * r
+        size = (height + r) * self.wp
+        self.emb_buf = torch.zeros(size, cfg.embed_dim)
+        self.act_bufs = [torch.zeros(size, cfg.channels) for _ in range(cfg.layers)]
+        with torch.no_grad():
+            feats = net.condition(None if cond_idx is None else cond_idx[None], (height, width))
+            # (H * W, C) per layer, or None when unconditional
+            self.cond = [
+                None
+                if f is None
+                else f[0].permute(1, 2, 0).reshape(height * width, -1).contiguous()
+                for f in feats
+            ]
+            self.first = self._layer(net.first)
+            self.convs = [self._layer(c) for c in net.convs]
+            self.mixes = [
+                (m.weight[:, :, 0, 0].t().contiguous(), m.bias.detach()) for m in net.mixes
+            ]
+            h1, h2 = net.head[1], net.head[3]
+            self.head = [(h.weight[:, :, 0, 0].t().contiguous(), h.bias.detach()) for h in (h1, h2)]
+
+    def _layer(self, conv: MaskedConv2d) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        offsets = torch.tensor([dy * self.wp + dx for dy, dx in conv.taps()], dtype=torch.long)
+        return offsets, conv.tap_matrix().detach(), conv.bias.detach()
+
+    def flat_index(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        return (rows + self.r) * self.wp + cols + self.r
+
+    def set_symbols(self, rows: torch.Tensor, cols: torch.Tensor, symbols: torch.Tensor) -> None:
+        """Make decoded (or known) symbols visible to later steps."""
+        self.emb_buf[self.flat_index(rows, cols)] = self.net.embed.weight.detach()[symbols]
+
+    @staticmethod
+    def _gather_gemm(buf: torch.Tensor, at: torch.Tensor, layer) -> torch.Tensor:
+        offsets, weight, bias = layer
+        x = buf[at[:, None] + offsets[None, :]]  # (n, taps, Cin)
+        return torch.addmm(bias, x.reshape(x.shape[0], -1), weight)
+
+    @torch.no_grad()
+    def step(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        at = self.flat_index(rows, cols)
+        plain = rows * self.w + cols
+        x = self._gather_gemm(self.emb_buf, at, self.first)
+        if self.cond[0] is not None:
+            x = x + self.cond[0][plain]
+        for layer, (conv, (mw, mb), buf) in enumerate(
+            zip(self.convs, self.mixes, self.act_bufs, strict=True)
+        ):
+            a = act(x)
+            buf[at] = a
+            h = self._gather_gemm(buf, at, conv)
+            if self.cond[layer + 1] is not None:
+                h = h + self.cond[layer + 1][plain]
+            x = x + torch.addmm(mb, act(h), mw)
+        (w1, b1), (w2, b2) = self.head
+        return torch.addmm(b2, act(torch.addmm(b1, act(x), w1)), w2)

@@ -1,0 +1,37 @@
+"""Turn a finished run into a shipped model: safetensors + config + a zoo entry (append-only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vqcodec import zoo
+from vqcodec.codec import CodecModel, save_model
+from vqcodec.config import ModelConfig
+from vqcodec.training.common import load_checkpoint
+
+
+def export_run(run: Path, out: Path, make_default: bool = False) -> zoo.ZooEntry:
+    """Write `out/` (named after the model) and append it to `out.parent/zoo.json`."""
+    cfg = ModelConfig.from_json((run / "config.json").read_text())
+    model = CodecModel(cfg)
+    stage1, stage2 = load_checkpoint(run / "vqvae.ckpt"), load_checkpoint(run / "prior.ckpt")
+    if stage1 is None or stage2 is None:
+        raise FileNotFoundError(f"{run}: both training stages must be finished before export")
+    model.vqvae.load_state_dict(stage1["model"])
+    model.prior_top.load_state_dict(stage2["prior_top"])
+    model.prior_bottom.load_state_dict(stage2["prior_bottom"])
+    registry_path = out.parent / zoo.REGISTRY_FILE
+    registry = json.loads(registry_path.read_text()) if registry_path.exists() else {"models": []}
+    name = out.name
+    if any(m["name"] == name for m in registry["models"]):
+        raise FileExistsError(
+            f"model {name!r} is already in the zoo; ids and weights are append-only"
+        )
+    sha = save_model(model, out)
+    model_id = 1 + max((m["id"] for m in registry["models"]), default=0)
+    registry["models"].append({"id": model_id, "name": name, "sha256": sha})
+    if make_default or "default" not in registry:
+        registry["default"] = name
+    registry_path.write_text(json.dumps(registry, indent=2) + "\n")
+    return zoo.ZooEntry(model_id, name, sha, out)

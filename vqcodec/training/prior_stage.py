@@ -1,0 +1,169 @@
+"""Stage 2: encode the training set to code maps once (cached), then fit both priors by
+cross-entropy in bits, the rate the codec will actually pay."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+from vqcodec.codec import ALIGN, CodecModel
+from vqcodec.config import ModelConfig, PriorConfig
+from vqcodec.data import list_images, split_holdout
+from vqcodec.training.common import (
+    JsonlLog,
+    cosine_lr,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+
+@dataclass(frozen=True)
+class PriorTrainArgs:
+    data: Path
+    run: Path
+    steps: int = 3000
+    batch: int = 16
+    crop: int = 32  # bottom-map crop; the top crop is half of it
+    lr: float = 1e-3
+    seed: int = 0
+    eval_every: int = 500
+    threads: int = 0
+
+
+CodeMaps = list[tuple[torch.Tensor, torch.Tensor]]  # (top (h, w), bottom (2h, 2w)) per image
+
+
+@torch.no_grad()
+def encode_folder(model: CodecModel, paths: list[Path], flips: bool) -> CodeMaps:
+    """Code maps of whole images (padded to a multiple of 8), and of their mirror images."""
+    maps = []
+    for p in tqdm(paths, desc="encoding training set", leave=False):
+        with Image.open(p) as im:
+            x = torch.from_numpy(np.asarray(im.convert("RGB")).copy()).permute(2, 0, 1)
+        x = x[None].float() / 255.0
+        x = F.pad(x, (0, -x.shape[3] % ALIGN, 0, -x.shape[2] % ALIGN), mode="replicate")
+        for view in (x, x.flip(3)) if flips else (x,):
+            top, bottom = model.vqvae.encode(view)
+            maps.append((top[0].short(), bottom[0].short()))
+    return maps
+
+
+def _cached_maps(model: CodecModel, args: PriorTrainArgs) -> tuple[CodeMaps, CodeMaps]:
+    cache = args.run / "codes.pt"
+    if cache.exists():
+        saved = torch.load(cache, weights_only=True)
+        return list(zip(*saved["train"], strict=True)), list(zip(*saved["val"], strict=True))
+    train_paths, val_paths = split_holdout(list_images(args.data))
+    train = encode_folder(model, train_paths, flips=True)
+    val = encode_folder(model, val_paths, flips=False)
+    torch.save(
+        {
+            "train": [list(t) for t in zip(*train, strict=True)],
+            "val": [list(t) for t in zip(*val, strict=True)],
+        },
+        cache,
+    )
+    return train, val
+
+
+def _crop_batch(maps: CodeMaps, size: int, batch: int, rng: np.random.Generator):
+    """Aligned crops: (top (B, size/2, size/2), bottom (B, size, size)) from maps big enough."""
+    half = size // 2
+    usable = [m for m in maps if m[0].shape[0] >= half and m[0].shape[1] >= half]
+    if not usable:
+        raise ValueError(f"no code map is large enough for {size} x {size} crops")
+    tops, bottoms = [], []
+    while len(tops) < batch:
+        top, bottom = usable[rng.integers(len(usable))]
+        y = int(rng.integers(top.shape[0] - half + 1))
+        x = int(rng.integers(top.shape[1] - half + 1))
+        tops.append(top[y : y + half, x : x + half])
+        bottoms.append(bottom[2 * y : 2 * y + size, 2 * x : 2 * x + size])
+    return torch.stack(tops).long(), torch.stack(bottoms).long()
+
+
+@torch.no_grad()
+def validate(model: CodecModel, maps: CodeMaps) -> dict[str, float]:
+    """Teacher-forced bits per code of each prior on whole held-out maps."""
+    model.eval()
+    bits_t = bits_b = n_t = n_b = 0.0
+    for top, bottom in maps:
+        top, bottom = top.long()[None], bottom.long()[None]
+        bits_t += model.prior_top.bits(top).item()
+        bits_b += model.prior_bottom.bits(bottom, top).item()
+        n_t, n_b = n_t + top.numel(), n_b + bottom.numel()
+    model.train()
+    pixels = n_b * 16
+    return dict(
+        val_bits_top=bits_t / n_t, val_bits_bottom=bits_b / n_b, val_bpp=(bits_t + bits_b) / pixels
+    )
+
+
+def train_priors(
+    args: PriorTrainArgs, top: PriorConfig | None = None, bottom: PriorConfig | None = None
+) -> Path:
+    """Fit both priors of the run in `args.run` (resumable); returns the checkpoint path."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = ModelConfig.from_json((args.run / "config.json").read_text())
+    if top is not None or bottom is not None:
+        cfg = ModelConfig(cfg.vqvae, top or cfg.prior_top, bottom or cfg.prior_bottom)
+        (args.run / "config.json").write_text(cfg.to_json())
+    model = CodecModel(cfg)
+    stage1 = load_checkpoint(args.run / "vqvae.ckpt")
+    if stage1 is None:
+        raise FileNotFoundError(f"{args.run / 'vqvae.ckpt'}: run stage 1 first")
+    model.vqvae.load_state_dict(stage1["model"])
+    model.vqvae.eval()
+    train_maps, val_maps = _cached_maps(model, args)
+    params = list(model.prior_top.parameters()) + list(model.prior_bottom.parameters())
+    opt = torch.optim.Adam(params, lr=args.lr)
+    ckpt_path = args.run / "prior.ckpt"
+    rng = np.random.default_rng(args.seed)
+    torch.manual_seed(args.seed)
+    step = 0
+    if (state := load_checkpoint(ckpt_path)) is not None:
+        model.prior_top.load_state_dict(state["prior_top"])
+        model.prior_bottom.load_state_dict(state["prior_bottom"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+        rng.bit_generator.state = json.loads(state["rng"])
+    log = JsonlLog(args.run / "prior_log.jsonl")
+    ln2 = float(np.log(2))
+    bar = tqdm(total=args.steps, initial=step, desc="stage 2 (priors)")
+    while step < args.steps:
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, args.steps, args.lr, warmup=100)
+        top, bottom = _crop_batch(train_maps, args.crop, args.batch, rng)
+        loss_t = F.cross_entropy(model.prior_top(top), top) / ln2
+        loss_b = F.cross_entropy(model.prior_bottom(bottom, top), bottom) / ln2
+        opt.zero_grad(set_to_none=True)
+        (loss_t + loss_b).backward()
+        opt.step()
+        step += 1
+        bar.update(1)
+        if step % 50 == 0 or step == args.steps:
+            row = dict(step=step, bits_top=loss_t.item(), bits_bottom=loss_b.item())
+            if step % args.eval_every == 0 or step == args.steps:
+                row.update(validate(model, val_maps))
+                save_checkpoint(
+                    ckpt_path,
+                    dict(
+                        prior_top=model.prior_top.state_dict(),
+                        prior_bottom=model.prior_bottom.state_dict(),
+                        opt=opt.state_dict(),
+                        step=step,
+                        rng=json.dumps(rng.bit_generator.state),
+                    ),
+                )
+            log.write(**row)
+            bar.set_postfix(top=f"{row['bits_top']:.2f}", bottom=f"{row['bits_bottom']:.2f}")
+    bar.close()
+    return ckpt_path

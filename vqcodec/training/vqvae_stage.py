@@ -1,0 +1,114 @@
+"""Stage 1: train encoder, codebooks and decoder on random crops of a training folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from vqcodec.config import ModelConfig
+from vqcodec.data import CropDataset, list_images, load_full, split_holdout
+from vqcodec.training.common import (
+    JsonlLog,
+    cosine_lr,
+    load_checkpoint,
+    psnr,
+    save_checkpoint,
+)
+from vqcodec.vqvae import HierarchicalVQVAE
+
+
+@dataclass(frozen=True)
+class VQVAETrainArgs:
+    data: Path
+    run: Path
+    steps: int = 6000
+    batch: int = 16
+    crop: int = 128
+    lr: float = 5e-4
+    seed: int = 0
+    eval_every: int = 500
+    threads: int = 0  # 0: torch default
+
+
+def code_usage(idx: torch.Tensor, codes: int) -> tuple[float, int]:
+    """(perplexity, number of unused codes) of a batch of indices."""
+    counts = torch.bincount(idx.reshape(-1), minlength=codes).double()
+    p = counts / counts.sum()
+    ent = -(p[p > 0] * p[p > 0].log()).sum()
+    return float(ent.exp()), int((counts == 0).sum())
+
+
+@torch.no_grad()
+def validate(model: HierarchicalVQVAE, paths: list[Path]) -> float:
+    model.eval()
+    scores = [psnr(model(x := load_full(p)).reconstruction, x) for p in paths]
+    model.train()
+    return sum(scores) / len(scores)
+
+
+def train_vqvae(args: VQVAETrainArgs, cfg: ModelConfig) -> Path:
+    """Train (or resume) stage 1 in `args.run`; returns the checkpoint path."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.run.mkdir(parents=True, exist_ok=True)
+    cfg_path = args.run / "config.json"
+    if cfg_path.exists():
+        cfg = ModelConfig.from_json(cfg_path.read_text())  # a resumed run keeps its config
+    else:
+        cfg_path.write_text(cfg.to_json())
+    torch.manual_seed(args.seed)
+    train_paths, val_paths = split_holdout(list_images(args.data))
+    data = CropDataset(train_paths, args.crop, seed=args.seed)
+    model = HierarchicalVQVAE(cfg.vqvae)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    ckpt_path = args.run / "vqvae.ckpt"
+    step = 0
+    if (state := load_checkpoint(ckpt_path)) is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+        data.rng.bit_generator.state = json.loads(state["rng"])
+        torch.manual_seed(args.seed + step)
+    log = JsonlLog(args.run / "vqvae_log.jsonl")
+    bar = tqdm(total=args.steps, initial=step, desc="stage 1 (vqvae)")
+    while step < args.steps:
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, args.steps, args.lr)
+        x = data.batch(args.batch)
+        loss, out = model.loss(x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        bar.update(1)
+        if step % 50 == 0 or step == args.steps:
+            ppl_t, dead_t = code_usage(out.idx_top, cfg.vqvae.codes_top)
+            ppl_b, dead_b = code_usage(out.idx_bottom, cfg.vqvae.codes_bottom)
+            row = dict(
+                step=step,
+                loss=loss.item(),
+                psnr=psnr(out.reconstruction, x),
+                ppl_top=ppl_t,
+                ppl_bottom=ppl_b,
+                unused_top=dead_t,
+                unused_bottom=dead_b,
+            )
+            if step % args.eval_every == 0 or step == args.steps:
+                row["val_psnr"] = validate(model, val_paths)
+                save_checkpoint(
+                    ckpt_path,
+                    dict(
+                        model=model.state_dict(),
+                        opt=opt.state_dict(),
+                        step=step,
+                        rng=json.dumps(data.rng.bit_generator.state),
+                    ),
+                )
+            log.write(**row)
+            bar.set_postfix(loss=f"{row['loss']:.4f}", psnr=f"{row['psnr']:.2f}")
+    bar.close()
+    return ckpt_path

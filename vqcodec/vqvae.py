@@ -1,0 +1,202 @@
+"""Hierarchical VQ-VAE (VQ-VAE-2, Razavi et al. 2019): top codes at 1/8, bottom codes at 1/4.
+
+The bottom quantizer sees the bottom features concatenated with the decoded top code, as in the
+paper's Algorithm 1, so the bottom level only has to code what the top level did not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vqcodec.config import VQVAEConfig
+from vqcodec.kernels import vq_nearest
+
+
+class ResBlock(nn.Module):
+    def __init__(self, channels: int, hidden: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReLU(),
+            nn.Conv2d(channels, hidden, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(hidden, channels, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def _res_stack(channels: int, hidden: int, n: int) -> list[nn.Module]:
+    return [ResBlock(channels, hidden) for _ in range(n)] + [nn.ReLU()]
+
+
+class VectorQuantizer(nn.Module):
+    """Codebook with EMA updates, straight-through gradients and dead-code restarts."""
+
+    def __init__(self, codes: int, dim: int, decay: float, dead_threshold: float) -> None:
+        super().__init__()
+        self.codes, self.dim, self.decay, self.dead_threshold = codes, dim, decay, dead_threshold
+        embed = torch.randn(codes, dim) * 0.1
+        self.register_buffer("codebook", embed)
+        self.register_buffer("ema_size", torch.ones(codes))
+        self.register_buffer("ema_sum", embed.clone())
+        self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+
+    def indices(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, D, H, W) -> (B, H, W) int64 nearest-codeword indices."""
+        b, d, h, w = z.shape
+        flat = z.permute(0, 2, 3, 1).reshape(-1, d)
+        return vq_nearest(flat, self.codebook).view(b, h, w)
+
+    def lookup(self, idx: torch.Tensor) -> torch.Tensor:
+        """(B, H, W) indices -> (B, D, H, W) codewords."""
+        return F.embedding(idx, self.codebook).permute(0, 3, 1, 2).contiguous()
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns (straight-through quantized z, indices, commitment loss)."""
+        if self.training and not bool(self.initialized):
+            self._init_from_data(z.detach())
+        idx = self.indices(z.detach())
+        q = self.lookup(idx)
+        if self.training:
+            self._ema_update(z.detach(), idx)
+        commit = F.mse_loss(z, q.detach())
+        return z + (q - z).detach(), idx, commit
+
+    @torch.no_grad()
+    def _init_from_data(self, z: torch.Tensor) -> None:
+        """Seed the codebook with encoder outputs: a random init collapses onto a few codes."""
+        flat = z.permute(0, 2, 3, 1).reshape(-1, self.dim)
+        pick = torch.randint(0, flat.shape[0], (self.codes,), device=flat.device)
+        fresh = flat[pick] + 1e-3 * torch.randn_like(flat[pick])
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.broadcast(fresh, 0)
+        self.codebook.copy_(fresh)
+        self.ema_sum.copy_(fresh)
+        self.ema_size.fill_(1.0)
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
+    def _ema_update(self, z: torch.Tensor, idx: torch.Tensor) -> None:
+        flat = z.permute(0, 2, 3, 1).reshape(-1, self.dim)
+        onehot = F.one_hot(idx.reshape(-1), self.codes).type(flat.dtype)  # (N, K)
+        size = onehot.sum(0)
+        total = onehot.t() @ flat  # (K, D)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(size)
+            torch.distributed.all_reduce(total)
+        self.ema_size.mul_(self.decay).add_(size, alpha=1 - self.decay)
+        self.ema_sum.mul_(self.decay).add_(total, alpha=1 - self.decay)
+        n = self.ema_size.sum()
+        smoothed = (self.ema_size + 1e-5) / (n + self.codes * 1e-5) * n  # Laplace smoothing
+        self.codebook.copy_(self.ema_sum / smoothed.unsqueeze(1))
+        self._restart_dead(flat, idx)
+
+    def _restart_dead(self, flat: torch.Tensor, idx: torch.Tensor) -> None:
+        """Move unused codes onto batch vectors drawn in proportion to their quantization error.
+
+        Drawing by error (as k-means++ seeding does) puts new codes where the codebook serves the
+        data worst; uniform draws land on already well-covered vectors and collapse again.
+        """
+        dead = self.ema_size < self.dead_threshold * flat.shape[0] / self.codes
+        n_dead = int(dead.sum())
+        if n_dead == 0:
+            return
+        err = (flat - self.codebook[idx.reshape(-1)]).pow(2).sum(1) + 1e-12
+        pick = torch.multinomial(err, n_dead, replacement=n_dead > flat.shape[0])
+        fresh = flat[pick] + 1e-4 * torch.randn_like(flat[pick])
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.broadcast(fresh, 0)
+        self.codebook[dead] = fresh
+        self.ema_sum[dead] = fresh
+        self.ema_size[dead] = 1.0
+
+
+@dataclass
+class VQVAEOutput:
+    reconstruction: torch.Tensor
+    idx_top: torch.Tensor
+    idx_bottom: torch.Tensor
+    commitment: torch.Tensor
+
+
+class HierarchicalVQVAE(nn.Module):
+    """Image in [0, 1], (B, 3, H, W) with H, W multiples of 8."""
+
+    def __init__(self, cfg: VQVAEConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        c, r, n, d = cfg.channels, cfg.res_channels, cfg.res_blocks, cfg.embed_dim
+        self.enc_bottom = nn.Sequential(  # 1/4
+            nn.Conv2d(3, c // 2, 4, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(c // 2, c, 4, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(c, c, 3, padding=1),
+            *_res_stack(c, r, n),
+        )
+        self.enc_top = nn.Sequential(  # 1/8
+            nn.Conv2d(c, c // 2, 4, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(c // 2, c, 3, padding=1),
+            *_res_stack(c, r, n),
+        )
+        self.pre_quant_top = nn.Conv2d(c, d, 1)
+        self.quant_top = VectorQuantizer(cfg.codes_top, d, cfg.ema_decay, cfg.dead_code_threshold)
+        self.dec_top = nn.Sequential(  # top code -> 1/4 features that condition the bottom
+            nn.Conv2d(d, c, 3, padding=1),
+            *_res_stack(c, r, n),
+            nn.ConvTranspose2d(c, d, 4, 2, 1),
+        )
+        self.pre_quant_bottom = nn.Conv2d(c + d, d, 1)
+        self.quant_bottom = VectorQuantizer(
+            cfg.codes_bottom, d, cfg.ema_decay, cfg.dead_code_threshold
+        )
+        self.upsample_top = nn.ConvTranspose2d(d, d, 4, 2, 1)
+        self.dec = nn.Sequential(
+            nn.Conv2d(2 * d, c, 3, padding=1),
+            *_res_stack(c, r, n),
+            nn.ConvTranspose2d(c, c // 2, 4, 2, 1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c // 2, 3, 4, 2, 1),
+        )
+
+    def _quantize(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        h_bottom = self.enc_bottom(x - 0.5)
+        h_top = self.enc_top(h_bottom)
+        q_top, idx_top, commit_top = self.quant_top(self.pre_quant_top(h_top))
+        cond = self.dec_top(q_top)
+        z_bottom = self.pre_quant_bottom(torch.cat([h_bottom, cond], 1))
+        q_bottom, idx_bottom, commit_bottom = self.quant_bottom(z_bottom)
+        return q_top, q_bottom, idx_top, idx_bottom, commit_top + commit_bottom
+
+    def _synthesize(self, q_top: torch.Tensor, q_bottom: torch.Tensor) -> torch.Tensor:
+        return self.dec(torch.cat([self.upsample_top(q_top), q_bottom], 1)) + 0.5
+
+    def forward(self, x: torch.Tensor) -> VQVAEOutput:
+        q_top, q_bottom, idx_top, idx_bottom, commit = self._quantize(x)
+        return VQVAEOutput(self._synthesize(q_top, q_bottom), idx_top, idx_bottom, commit)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, H, W) in [0, 1] -> (top indices (B, H/8, W/8), bottom indices (B, H/4, W/4))."""
+        _, _, idx_top, idx_bottom, _ = self._quantize(x)
+        return idx_top, idx_bottom
+
+    @torch.no_grad()
+    def decode(self, idx_top: torch.Tensor, idx_bottom: torch.Tensor) -> torch.Tensor:
+        """Indices -> image in [0, 1] (not clamped)."""
+        q_top = self.quant_top.lookup(idx_top)
+        q_bottom = self.quant_bottom.lookup(idx_bottom)
+        return self._synthesize(q_top, q_bottom)
+
+    def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, VQVAEOutput]:
+        """Reconstruction MSE + beta * commitment (codebooks learn by EMA, not by gradient)."""
+        out = self(x)
+        return F.mse_loss(out.reconstruction, x) + self.cfg.beta * out.commitment, out
