@@ -18,7 +18,7 @@ def original():
 
 
 def _check(mutated: bytes, original) -> None:
-    data, image = original
+    _, image = original
     try:
         out = vqcodec.decompress(mutated)
     except VQCodecError:

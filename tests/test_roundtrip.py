@@ -18,7 +18,7 @@ def test_decoded_indices_equal_the_encoders(shape):
     codec = load_codec()
     idx_top, idx_bottom = codec.analyse(rgb)
     data = vqcodec.compress(rgb)
-    header, _, dec_top, dec_bottom = decode_indices(data)
+    _, _, dec_top, dec_bottom = decode_indices(data)
     assert torch.equal(dec_top, idx_top) and torch.equal(dec_bottom, idx_bottom)
     image = vqcodec.decompress(data)
     assert (image.height, image.width) == shape and image.mode == "RGB"

@@ -57,8 +57,18 @@ def _write(path: Path, data: bytes, force: bool) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vqcodec")
-def main() -> None:
+@click.option(
+    "--kernels",
+    type=click.Choice(["auto", "torch", "triton"]),
+    default=None,
+    help="Compute kernels [default: $VQCODEC_KERNELS or auto: Triton on CUDA, torch elsewhere].",
+)
+def main(kernels: str | None) -> None:
     """vqcodec: a learned image codec (hierarchical VQ-VAE + PixelCNN priors + range coding)."""
+    if kernels is not None:
+        from vqcodec.kernels import set_backend
+
+        set_backend(kernels)
 
 
 @main.command()

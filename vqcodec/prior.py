@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vqcodec.config import PriorConfig
+from vqcodec.kernels.masked_conv import kept_taps, masked_conv2d, tap_matrix
 
 
 def causal_mask(kernel: int, include_centre: bool) -> torch.Tensor:
@@ -44,18 +45,15 @@ class MaskedConv2d(nn.Conv2d):
         self.register_buffer("mask", causal_mask(kernel, include_centre), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+        return masked_conv2d(x, self.weight, self.bias, self.mask)
 
     def taps(self) -> list[tuple[int, int]]:
         """Kept (dy, dx) offsets relative to the centre, in weight order (row-major)."""
-        c = self.kernel_size[0] // 2
-        return [(int(y) - c, int(x) - c) for y, x in self.mask.nonzero().tolist()]
+        return kept_taps(self.mask)
 
     def tap_matrix(self) -> torch.Tensor:
         """(taps * cin, cout) weight for the gathered form: row (t, ci) = weight[:, ci, tap t]."""
-        c = self.kernel_size[0] // 2
-        rows = [self.weight[:, :, c + dy, c + dx] for dy, dx in self.taps()]  # (Cout, Cin) each
-        return torch.stack(rows, 0).transpose(1, 2).reshape(-1, self.out_channels).contiguous()
+        return tap_matrix(self.weight, self.taps()).contiguous()
 
 
 act = F.gelu

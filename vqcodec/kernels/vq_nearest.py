@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from vqcodec.kernels.backend import use_triton
+
 # Rows per chunk of the reference: bounds the N x K distance block it materializes.
 _CHUNK_ROWS = 8192
 
@@ -14,6 +16,8 @@ def vq_nearest_ref(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     z: (N, D), codebook: (K, D) -> (N,) int64. Uses ||c||^2 - 2 z.c (||z||^2 does not change the
     argmin) in fp32, in chunks of rows so memory stays O(chunk * K).
     """
+    if z.shape[0] == 0:
+        return torch.empty(0, dtype=torch.long, device=z.device)
     z = z.float()
     codebook = codebook.float()
     c_sq = codebook.pow(2).sum(1)  # (K,)
@@ -26,5 +30,9 @@ def vq_nearest_ref(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
 
 
 def vq_nearest(z: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    """Dispatcher used by the VQ layer (see vqcodec.kernels for the backend policy)."""
+    """Dispatcher used by the VQ layer in training and encoding (policy: kernels.backend)."""
+    if use_triton(z):
+        from vqcodec.kernels._vq_nearest_triton import vq_nearest_triton
+
+        return vq_nearest_triton(z, codebook)
     return vq_nearest_ref(z, codebook)

@@ -1,0 +1,82 @@
+"""Per-image measurements shared by the benchmarks: real and ideal rate, distortion, timings."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vqcodec.api import compress_image, decompress, load_codec
+from vqcodec.entropy import single_thread
+from vqcodec.image_io import to_rgb
+
+
+def psnr_rgb(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB over all RGB samples of two uint8 images."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    name: str
+    width: int
+    height: int
+    bytes: int
+    bpp: float  # real: the whole .vqz file
+    ideal_bpp: float  # sum of -log2 p under the priors, per pixel
+    payload_bits: int
+    ideal_bits: float
+    overhead_pct: float  # payload over ideal, in percent
+    psnr: float
+    encode_s: float
+    decode_s: float
+    teacher_forced_s: float  # one teacher-forced pass of both priors (compute lower bound)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@torch.no_grad()
+def teacher_forced_seconds(model: str | None, rgb: np.ndarray) -> float:
+    """Time of one full-map (teacher-forced) pass of both priors, single-threaded like decoding."""
+    codec = load_codec(model)
+    idx_top, idx_bottom = codec.analyse(rgb)
+    with single_thread():
+        start = time.perf_counter()
+        codec.model.prior_top(idx_top[None])
+        codec.model.prior_bottom(idx_bottom[None], idx_top[None])
+        return time.perf_counter() - start
+
+
+def measure(path: Path, model: str | None = None) -> ImageResult:
+    rgb, _ = to_rgb(path)
+    height, width = rgb.shape[:2]
+    load_codec(model)  # load outside the timed region
+    start = time.perf_counter()
+    result = compress_image(rgb, model)
+    encode_s = time.perf_counter() - start
+    start = time.perf_counter()
+    decoded = np.asarray(decompress(result.data).convert("RGB"))
+    decode_s = time.perf_counter() - start
+    pixels = width * height
+    payload_bits = 8 * result.payload_bytes
+    return ImageResult(
+        name=path.name,
+        width=width,
+        height=height,
+        bytes=len(result.data),
+        bpp=result.bpp,
+        ideal_bpp=result.ideal_bits / pixels,
+        payload_bits=payload_bits,
+        ideal_bits=result.ideal_bits,
+        overhead_pct=100 * (payload_bits / result.ideal_bits - 1),
+        psnr=psnr_rgb(rgb, decoded),
+        encode_s=encode_s,
+        decode_s=decode_s,
+        teacher_forced_s=teacher_forced_seconds(model, rgb),
+    )
