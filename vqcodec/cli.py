@@ -75,6 +75,7 @@ def main(kernels: str | None) -> None:
 @click.argument("image", type=_PATH)
 @click.option("-o", "--output", type=_PATH, help="Output file [default: IMAGE with .vqz].")
 @click.option("-m", "--model", default=None, help="Model name from the zoo [default: the default].")
+@click.option("-q", "--quality", type=int, default=None, help="Quality level (picks the model).")
 @click.option(
     "--drop-alpha", is_flag=True, help="Discard a transparency channel instead of failing."
 )
@@ -139,6 +140,95 @@ def info(vqz: Path, as_json: bool) -> None:
         click.echo(f"{key:>15}: {shown}")
 
 
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+@main.command()
+@click.option("--dataset", default="kodak", show_default=True, help="'kodak' or a folder.")
+@click.option("--data-dir", type=_PATH, help="Folder holding the dataset (or its kodak/).")
+@click.option("--quality", "qualities", help="Comma-separated quality levels [default: all].")
+@click.option("--limit", type=int, help="Only the first N images.")
+@click.option("--jobs", default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--threads",
+    default=1,
+    show_default=True,
+    help="torch threads per image task (fixed, so results do not depend on --jobs).",
+)
+@click.option("--baselines", default="jpeg,webp,avif,jxl", show_default=True)
+@click.option(
+    "--anchors",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of published CompressAI-format JSON curves to compare with.",
+)
+@click.option(
+    "--anchor-names",
+    show_default=True,
+    default="jpeg,webp,bpg_444_x265_ycbcr,vtm,paper-bmshj2018-hyperprior",
+    help="Which kodak__<name>.json files of --anchors to use ('all': every file).",
+)
+@click.option("--json", "json_out", type=_PATH, help="vqcodec results JSON (baselines beside).")
+@click.option("--plot", "plot_out", type=_PATH, help="Rate-distortion plot (PNG).")
+@click.option("-f", "--force", is_flag=True, help="Overwrite existing result files.")
+@friendly_errors
+def bench(
+    dataset: str,
+    data_dir: Path | None,
+    qualities: str | None,
+    limit: int | None,
+    jobs: int,
+    threads: int,
+    baselines: str,
+    anchors: Path | None,
+    anchor_names: str,
+    json_out: Path | None,
+    plot_out: Path | None,
+    force: bool,
+) -> None:
+    """Rate / distortion / speed of vqcodec vs JPEG, WebP, AVIF, JPEG XL (and published curves)."""
+    import importlib.util
+
+    for package in ("bjontegaard", "imagecodecs", "matplotlib", "pooch", "pytorch_msssim"):
+        if importlib.util.find_spec(package) is None:
+            raise click.ClickException(
+                f"vqcodec bench needs {package}: pip install 'vqcodec[bench]'"
+            )
+    from vqcodec import bench as bench_lib
+    from vqcodec import bench_report, datasets, zoo
+    from vqcodec.baselines import BASELINES
+
+    unknown = set(_csv(baselines)) - set(BASELINES)
+    if unknown:
+        raise click.BadParameter(f"unknown baseline(s) {sorted(unknown)}", param_hint="--baselines")
+    models = [zoo.by_quality(int(q)).name for q in _csv(qualities)] or zoo.ladder()
+    targets = [p for p in (json_out, plot_out) if p is not None]
+    if json_out is not None:
+        targets += [json_out.with_name(f"{b}.json") for b in _csv(baselines)]
+    for path in targets:
+        if path.exists() and not force:
+            raise FileExistsError(path)
+    paths = datasets.resolve(dataset, data_dir)[:limit]
+    rows = bench_lib.run(paths, models, _csv(baselines), jobs=jobs, threads=threads)
+    anchor_curves = bench_report.select_anchors(anchors, anchor_names) if anchors else {}
+    docs = bench_report.build(
+        rows, anchor_curves, bench_report.meta_block(dataset, len(paths), jobs, threads)
+    )
+    click.echo(bench_report.table(docs))
+    for path in bench_report.write(docs, json_out, overwrite=force):
+        click.echo(f"wrote {path}")
+    if plot_out is not None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp_png = Path(tmp) / "rd.png"
+            others = {k: v["results"] for k, v in docs.items() if k != "vqcodec"}
+            vq_curve = {"vqcodec": docs["vqcodec"]["models"]}
+            bench_lib.plot(tmp_png, vq_curve, {**others, **anchor_curves})
+            _write(plot_out, tmp_png.read_bytes(), force)
+        click.echo(f"wrote {plot_out}")
+
+
 @main.command()
 @friendly_errors
 def models() -> None:
@@ -148,7 +238,10 @@ def models() -> None:
     default = zoo.default_name()
     for entry in sorted(zoo.entries().values(), key=lambda e: e.model_id):
         mark = "  (default)" if entry.name == default else ""
-        click.echo(f"{entry.model_id:>3}  {entry.name:<10} sha256 {entry.sha256[:12]}…{mark}")
+        quality = f"q{entry.quality}" if entry.quality else "  "
+        click.echo(
+            f"{entry.model_id:>3}  {quality:<4} {entry.name:<10} sha256 {entry.sha256[:12]}…{mark}"
+        )
 
 
 @main.group()
@@ -174,9 +267,18 @@ _DATA = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option("--channels", default=128, show_default=True)
 @click.option("--threads", default=0, help="torch threads (0: default).")
 def train_vqvae_cmd(
-    data: Path, run: Path, steps: int, batch: int, crop: int, lr: float, seed: int,
-    codes_top: int, codes_bottom: int, channels: int, threads: int,
-) -> None:  # fmt: skip
+    data: Path,
+    run: Path,
+    steps: int,
+    batch: int,
+    crop: int,
+    lr: float,
+    seed: int,
+    codes_top: int,
+    codes_bottom: int,
+    channels: int,
+    threads: int,
+) -> None:
     """Stage 1: encoder, codebooks and decoder."""
     from vqcodec.config import ModelConfig, PriorConfig, VQVAEConfig
     from vqcodec.training.vqvae_stage import VQVAETrainArgs, train_vqvae
@@ -205,9 +307,18 @@ def train_vqvae_cmd(
 @click.option("--kernel", default=3, show_default=True, help="Masked kernel size (odd).")
 @click.option("--threads", default=0, help="torch threads (0: default).")
 def train_prior_cmd(
-    run: Path, data: Path, steps: int, batch: int, crop: int, lr: float, seed: int,
-    channels: int, layers: int, kernel: int, threads: int,
-) -> None:  # fmt: skip
+    run: Path,
+    data: Path,
+    steps: int,
+    batch: int,
+    crop: int,
+    lr: float,
+    seed: int,
+    channels: int,
+    layers: int,
+    kernel: int,
+    threads: int,
+) -> None:
     """Stage 2: the top prior and the conditional bottom prior."""
     from vqcodec.config import ModelConfig, PriorConfig
     from vqcodec.training.prior_stage import PriorTrainArgs, train_priors

@@ -9,7 +9,7 @@ splits it across threads, and a decoder must not depend on how many cores it was
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import constriction
@@ -21,6 +21,8 @@ from vqcodec.prior import PixelCNN, PixelCNNStepper
 from vqcodec.schedule import wavefronts
 
 _FAMILY = constriction.stream.model.Categorical(perfect=False)
+
+ProbsHook = Callable[[np.ndarray], None]  # sees every float32 probability block handed to the coder
 
 
 def probability_rows(logits: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +63,9 @@ def bytes_to_words(data: bytes) -> np.ndarray:
     return np.frombuffer(padded, dtype="<u4").astype(np.uint32)
 
 
-def encode_map(net: PixelCNN, idx: torch.Tensor, cond_idx: torch.Tensor | None) -> EncodedMap:
+def encode_map(
+    net: PixelCNN, idx: torch.Tensor, cond_idx: torch.Tensor | None, hook: ProbsHook | None = None
+) -> EncodedMap:
     """Range-code an (H, W) map of indices under `net` (conditioned on `cond_idx` if given)."""
     height, width = idx.shape
     encoder = constriction.stream.queue.RangeEncoder()
@@ -70,6 +74,8 @@ def encode_map(net: PixelCNN, idx: torch.Tensor, cond_idx: torch.Tensor | None) 
         stepper = PixelCNNStepper(net, height, width, cond_idx)
         for rows, cols in wavefronts(height, width, net.cfg.reach):
             probs, p64 = probability_rows(stepper.step(rows, cols))
+            if hook is not None:
+                hook(probs)
             symbols = idx[rows, cols]
             sym = symbols.numpy().astype(np.int32)
             encoder.encode(sym, _FAMILY, probs)
@@ -79,7 +85,12 @@ def encode_map(net: PixelCNN, idx: torch.Tensor, cond_idx: torch.Tensor | None) 
 
 
 def decode_map(
-    net: PixelCNN, words: np.ndarray, height: int, width: int, cond_idx: torch.Tensor | None
+    net: PixelCNN,
+    words: np.ndarray,
+    height: int,
+    width: int,
+    cond_idx: torch.Tensor | None,
+    hook: ProbsHook | None = None,
 ) -> torch.Tensor:
     """Inverse of `encode_map`: the (H, W) int64 index map."""
     decoder = constriction.stream.queue.RangeDecoder(words)
@@ -89,6 +100,8 @@ def decode_map(
         stepper = PixelCNNStepper(net, height, width, cond_idx)
         for rows, cols in wavefronts(height, width, net.cfg.reach):
             probs, _ = probability_rows(stepper.step(rows, cols))
+            if hook is not None:
+                hook(probs)
             try:
                 sym = decoder.decode(_FAMILY, probs)
             except BaseException as exc:  # constriction may panic (BaseException) on bad data

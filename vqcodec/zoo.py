@@ -28,6 +28,7 @@ class ZooEntry:
     name: str
     sha256: str  # of the weights file
     folder: Path
+    quality: int | None = None  # position on the rate ladder (1 = lowest rate)
 
     @property
     def fingerprint(self) -> int:
@@ -51,7 +52,9 @@ def models_dir() -> Path:
 def _registry(folder: Path) -> tuple[dict[str, ZooEntry], str]:
     raw = json.loads((folder / REGISTRY_FILE).read_text())
     entries = {
-        m["name"]: ZooEntry(int(m["id"]), m["name"], m["sha256"], folder / m["name"])
+        m["name"]: ZooEntry(
+            int(m["id"]), m["name"], m["sha256"], folder / m["name"], m.get("quality")
+        )
         for m in raw["models"]
     }
     return entries, raw["default"]
@@ -72,6 +75,20 @@ def get(name: str | None) -> ZooEntry:
     if name not in known:
         raise ModelError(f"unknown model {name!r}; installed: {', '.join(sorted(known))}")
     return known[name]
+
+
+def ladder() -> list[str]:
+    """Names of the models that have a quality level, lowest level first."""
+    ranked = [e for e in entries().values() if e.quality is not None]
+    return [e.name for e in sorted(ranked, key=lambda e: e.quality)] or [default_name()]
+
+
+def by_quality(quality: int) -> ZooEntry:
+    for entry in entries().values():
+        if entry.quality == quality:
+            return entry
+    levels = sorted(e.quality for e in entries().values() if e.quality is not None)
+    raise ModelError(f"no model has quality {quality}; available: {levels}")
 
 
 def by_id(model_id: int) -> ZooEntry:

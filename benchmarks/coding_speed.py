@@ -1,0 +1,55 @@
+"""Encode/decode seconds, rate and coding overhead of every shipped model on a folder of images.
+
+    python benchmarks/coding_speed.py --data ../shared/data/kodak \
+        --out benchmarks/results/kodak/coding_cpu.json
+
+Per image: real bpp (whole file), ideal bpp (sum of -log2 p), overhead, PSNR, encode and decode
+seconds, and the seconds of one teacher-forced pass of both priors over the same maps (the
+compute lower bound of autoregressive decoding). Prior arithmetic runs single-threaded, as in
+the codec.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from tqdm import tqdm
+
+from vqcodec import zoo
+from vqcodec.data import list_images
+from vqcodec.envinfo import environment
+from vqcodec.evaluate import measure
+
+
+def summarize(rows: list[dict]) -> dict[str, float]:
+    keys = ["bpp", "ideal_bpp", "overhead_pct", "psnr", "encode_s", "decode_s", "teacher_forced_s"]
+    out = {f"mean_{k}": statistics.fmean(r[k] for r in rows) for k in keys}
+    out["max_decode_s"] = max(r["decode_s"] for r in rows)
+    out["decode_over_teacher_forced"] = out["mean_decode_s"] / out["mean_teacher_forced_s"]
+    out["all_within_bound"] = all(r["payload_bits"] <= r["ideal_bits"] * 1.001 + 64 for r in rows)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--models", default=None, help="comma-separated names (default: all)")
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    names = args.models.split(",") if args.models else sorted(zoo.entries())
+    paths = list_images(args.data)[: args.limit]
+    report = {"env": environment(), "data": str(args.data), "models": {}}
+    for name in names:
+        rows = [measure(p, name).as_dict() for p in tqdm(paths, desc=name)]
+        report["models"][name] = {"summary": summarize(rows), "images": rows}
+        print(name, json.dumps(report["models"][name]["summary"], indent=1))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
