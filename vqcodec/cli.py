@@ -82,10 +82,21 @@ def main(kernels: str | None) -> None:
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @friendly_errors
 def encode(
-    image: Path, output: Path | None, model: str | None, drop_alpha: bool, force: bool
+    image: Path,
+    output: Path | None,
+    model: str | None,
+    quality: int | None,
+    drop_alpha: bool,
+    force: bool,
 ) -> None:
     """Compress IMAGE to a .vqz file."""
+    from vqcodec import zoo
     from vqcodec.api import compress_image
+
+    if quality is not None:
+        if model is not None:
+            raise click.UsageError("give --model or --quality, not both")
+        model = zoo.by_quality(quality).name
 
     output = output or image.with_suffix(".vqz")
     if output.exists() and not force:
