@@ -80,3 +80,12 @@ def test_real_process_exit_status_and_no_traceback(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: unsupported .vqz format version 7 (this reader knows 1)"
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_sample_writes_images_and_a_grid(tmp_path):
+    result = run("sample", "--size", "32x24", "-n", 3, "-o", tmp_path / "s")
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "s" / "sample_02.png").size == (32, 24)
+    assert Image.open(tmp_path / "s" / "grid.png").size == (3 * 32 + 2 * 4, 24)
+    assert_one_line_error(run("sample", "--size", "32x24", "-n", 3, "-o", tmp_path / "s"), "exists")
+    assert run("sample", "--size", "big", "-o", tmp_path / "t").exit_code == 2

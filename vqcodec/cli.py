@@ -241,6 +241,56 @@ def bench(
 
 
 @main.command()
+@click.option("-q", "--quality", type=int, default=None, help="Quality level (picks the model).")
+@click.option("-m", "--model", default=None, help="Model name [default: the default model].")
+@click.option("--size", default="256x256", show_default=True, help="WIDTHxHEIGHT of each sample.")
+@click.option("-n", "count", default=8, show_default=True, help="Number of samples.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--temperature", default=1.0, show_default=True)
+@click.option("-o", "--output", type=_PATH, required=True, help="Folder for the PNGs.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite existing files.")
+@friendly_errors
+def sample(
+    quality: int | None,
+    model: str | None,
+    size: str,
+    count: int,
+    seed: int,
+    temperature: float,
+    output: Path,
+    force: bool,
+) -> None:
+    """Draw codes from the priors (top, then bottom) and decode them: what the priors learned."""
+    from PIL import Image
+
+    from vqcodec import zoo
+    from vqcodec.api import load_codec
+    from vqcodec.sampling import grid, sample_images
+
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(
+            "expected WIDTHxHEIGHT, e.g. 256x256", param_hint="--size"
+        ) from None
+    if not (8 <= width <= 1024 and 8 <= height <= 1024) or not 1 <= count <= 64:
+        raise click.BadParameter("sizes 8..1024 and 1..64 samples", param_hint="--size/-n")
+    name = zoo.by_quality(quality).name if quality is not None else model
+    codec = load_codec(name)
+    images = sample_images(codec, width, height, count, seed, temperature)
+    output.mkdir(parents=True, exist_ok=True)
+    files = {f"sample_{k:02d}.png": im for k, im in enumerate(images)}
+    files["grid.png"] = grid(images)
+    for filename, pixels in files.items():
+        buf = io.BytesIO()
+        Image.fromarray(pixels).save(buf, format="PNG", optimize=True)
+        _write(output / filename, buf.getvalue(), force)
+    click.echo(
+        f"{output}/grid.png  ({count} samples of {width}x{height}, model {codec.entry.name})"
+    )
+
+
+@main.command()
 @friendly_errors
 def models() -> None:
     """List the installed models."""
