@@ -91,14 +91,13 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
     raise FormatError("malformed .vqz header (varint too long)")
 
 
-def check_dimensions(width: int, height: int) -> None:
+def size_problem(width: int, height: int) -> str | None:
+    """Why an image of this size cannot be coded (None if it can): the one size policy."""
     if width < 1 or height < 1:
-        raise FormatError(f"invalid image size {width}x{height} in .vqz header")
+        return f"empty image ({width}x{height})"
     if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
-        raise FormatError(
-            f"header claims {width}x{height} pixels, over the limit "
-            f"({MAX_SIDE} per side, {MAX_PIXELS} in all)"
-        )
+        return f"{width}x{height} is over the limit of {MAX_SIDE} per side and {MAX_PIXELS} pixels"
+    return None
 
 
 def crc_of(header_fields: bytes, indices: bytes) -> int:
@@ -154,7 +153,8 @@ def unpack(data: bytes) -> Parsed:
     check, crc = struct.unpack_from("<HI", data, pos)
     if check != _header_check(header_fields):
         raise CorruptStreamError("corrupt .vqz header (header check mismatch)")
-    check_dimensions(width, height)
+    if problem := size_problem(width, height):
+        raise FormatError(f"invalid .vqz header: {problem}")
     pos += 6
     end = pos + len_top + len_bottom
     if len(data) < end:

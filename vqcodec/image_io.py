@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from vqcodec.bitstream import COLOUR_GRAY, COLOUR_RGB, MAX_PIXELS, MAX_SIDE
+from vqcodec.bitstream import COLOUR_GRAY, COLOUR_RGB, MAX_PIXELS, size_problem
 from vqcodec.errors import ImageInputError
 
 ImageLike = str | Path | Image.Image | np.ndarray
@@ -31,12 +31,8 @@ _COLOUR_MODES = {"RGB", "YCbCr", "P"}
 
 
 def check_size(width: int, height: int) -> None:
-    if width < 1 or height < 1:
-        raise ImageInputError(f"empty image ({width}x{height})")
-    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
-        raise ImageInputError(
-            f"image is {width}x{height}; the limit is {MAX_SIDE} per side and {MAX_PIXELS} pixels"
-        )
+    if problem := size_problem(width, height):
+        raise ImageInputError(problem)
 
 
 def _open(path: Path) -> Image.Image:
