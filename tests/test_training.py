@@ -42,9 +42,10 @@ def test_train_export_and_code(tmp_path, tiny_data, monkeypatch):
            "--crop", 8, "--channels", 8, "--layers", 1)  # fmt: skip
     assert (run / "codes.pt").exists()
     models = tmp_path / "models"
-    invoke("export", run, "-o", models / "tiny")
+    invoke("export", run, "-o", models / "tiny", "--quality", 1)
     registry = json.loads((models / "zoo.json").read_text())
     assert registry["default"] == "tiny" and registry["models"][0]["id"] == 1
+    assert registry["models"][0]["quality"] == 1
     assert CliRunner().invoke(main, ["export", str(run), "-o", str(models / "tiny")]).exit_code != 0
 
     monkeypatch.setenv("VQCODEC_MODEL_DIR", str(models))
@@ -52,6 +53,7 @@ def test_train_export_and_code(tmp_path, tiny_data, monkeypatch):
     try:
         rgb = photo(19, 27)
         data = vqcodec.compress(rgb, model="tiny")
+        assert CliRunner().invoke(main, ["models"]).output.split()[:3] == ["1", "q1", "tiny"]
         assert vqcodec.info(data)["model"] == "tiny"
         assert np.asarray(vqcodec.decompress(data)).shape == rgb.shape
     finally:

@@ -400,11 +400,12 @@ def train_prior_cmd(
 @click.argument("run", type=_DATA)
 @click.option("-o", "--output", type=_PATH, required=True, help="models/NAME")
 @click.option("--default", "make_default", is_flag=True, help="Make it the default model.")
-def export_cmd(run: Path, output: Path, make_default: bool) -> None:
+@click.option("-q", "--quality", type=int, default=None, help="Its level on the rate ladder.")
+def export_cmd(run: Path, output: Path, make_default: bool, quality: int | None) -> None:
     """Export a trained RUN as a zoo model (safetensors + config + sha256 in zoo.json)."""
     from vqcodec.training.export import export_run
 
-    entry = export_run(run, output, make_default)
+    entry = export_run(run, output, make_default, quality)
     click.echo(f"model {entry.name} (id {entry.model_id}) sha256 {entry.sha256}")
 
 

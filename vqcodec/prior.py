@@ -133,55 +133,54 @@ class PixelCNNStepper:
         size = (height + r) * self.wp
         self.emb_buf = torch.zeros(size, cfg.embed_dim)
         self.act_bufs = [torch.zeros(size, cfg.channels) for _ in range(cfg.layers)]
+        masked = [net.first, *net.convs]
         with torch.no_grad():
             feats = net.condition(None if cond_idx is None else cond_idx[None], (height, width))
-            # (H * W, C) per layer, or None when unconditional
-            self.cond = [
-                None
+            # Additive term of each masked layer: its bias, plus (if conditional) the layer's
+            # conditioning features as (H * W, C) rows, so one gather per step adds both.
+            self.additive = [
+                conv.bias.detach()
                 if f is None
-                else f[0].permute(1, 2, 0).reshape(height * width, -1).contiguous()
-                for f in feats
+                else (f[0].permute(1, 2, 0).reshape(height * width, -1) + conv.bias).contiguous()
+                for conv, f in zip(masked, feats, strict=True)
             ]
-            self.first = self._layer(net.first)
-            self.convs = [self._layer(c) for c in net.convs]
+            self.weights = [conv.tap_matrix().detach() for conv in masked]
             self.mixes = [
                 (m.weight[:, :, 0, 0].t().contiguous(), m.bias.detach()) for m in net.mixes
             ]
             h1, h2 = net.head[1], net.head[3]
             self.head = [(h.weight[:, :, 0, 0].t().contiguous(), h.bias.detach()) for h in (h1, h2)]
+        self.offsets_a = self._offsets(net.first)  # mask A (first layer)
+        self.offsets_b = self._offsets(net.convs[0]) if cfg.layers else self.offsets_a
 
-    def _layer(self, conv: MaskedConv2d) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        offsets = torch.tensor([dy * self.wp + dx for dy, dx in conv.taps()], dtype=torch.long)
-        return offsets, conv.tap_matrix().detach(), conv.bias.detach()
+    def _offsets(self, conv: MaskedConv2d) -> torch.Tensor:
+        return torch.tensor([dy * self.wp + dx for dy, dx in conv.taps()], dtype=torch.long)
 
     def flat_index(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         return (rows + self.r) * self.wp + cols + self.r
 
     def set_symbols(self, rows: torch.Tensor, cols: torch.Tensor, symbols: torch.Tensor) -> None:
         """Make decoded (or known) symbols visible to later steps."""
-        self.emb_buf[self.flat_index(rows, cols)] = self.net.embed.weight.detach()[symbols]
+        rows_emb = self.net.embed.weight.detach().index_select(0, symbols)
+        self.emb_buf.index_copy_(0, self.flat_index(rows, cols), rows_emb)
 
-    @staticmethod
-    def _gather_gemm(buf: torch.Tensor, at: torch.Tensor, layer) -> torch.Tensor:
-        offsets, weight, bias = layer
-        x = buf[at[:, None] + offsets[None, :]]  # (n, taps, Cin)
-        return torch.addmm(bias, x.reshape(x.shape[0], -1), weight)
+    def _masked(self, layer: int, buf: torch.Tensor, taps: torch.Tensor, plain: torch.Tensor):
+        """Masked layer `layer` at the step's positions: gather the kept taps, one GEMM."""
+        x = buf.index_select(0, taps.view(-1)).view(taps.shape[0], -1)  # (n, taps * Cin)
+        add = self.additive[layer]
+        return torch.addmm(
+            add.index_select(0, plain) if add.dim() == 2 else add, x, self.weights[layer]
+        )
 
     @torch.no_grad()
     def step(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        at = self.flat_index(rows, cols)
-        plain = rows * self.w + cols
-        x = self._gather_gemm(self.emb_buf, at, self.first)
-        if self.cond[0] is not None:
-            x = x + self.cond[0][plain]
-        for layer, (conv, (mw, mb), buf) in enumerate(
-            zip(self.convs, self.mixes, self.act_bufs, strict=True)
-        ):
-            a = act(x)
-            buf[at] = a
-            h = self._gather_gemm(buf, at, conv)
-            if self.cond[layer + 1] is not None:
-                h = h + self.cond[layer + 1][plain]
+        at = self.flat_index(rows, cols)  # positions in the padded buffers
+        plain = rows * self.w + cols  # positions in the (H * W) conditioning rows
+        x = self._masked(0, self.emb_buf, at[:, None] + self.offsets_a, plain)
+        taps_b = at[:, None] + self.offsets_b
+        for layer, ((mw, mb), buf) in enumerate(zip(self.mixes, self.act_bufs, strict=True), 1):
+            buf.index_copy_(0, at, act(x))
+            h = self._masked(layer, buf, taps_b, plain)
             x = x + torch.addmm(mb, act(h), mw)
         (w1, b1), (w2, b2) = self.head
         return torch.addmm(b2, act(torch.addmm(b1, act(x), w1)), w2)

@@ -11,7 +11,9 @@ from vqcodec.config import ModelConfig
 from vqcodec.training.common import load_checkpoint
 
 
-def export_run(run: Path, out: Path, make_default: bool = False) -> zoo.ZooEntry:
+def export_run(
+    run: Path, out: Path, make_default: bool = False, quality: int | None = None
+) -> zoo.ZooEntry:
     """Write `out/` (named after the model) and append it to `out.parent/zoo.json`."""
     cfg = ModelConfig.from_json((run / "config.json").read_text())
     model = CodecModel(cfg)
@@ -30,8 +32,11 @@ def export_run(run: Path, out: Path, make_default: bool = False) -> zoo.ZooEntry
         )
     sha = save_model(model, out)
     model_id = 1 + max((m["id"] for m in registry["models"]), default=0)
-    registry["models"].append({"id": model_id, "name": name, "sha256": sha})
+    entry = {"id": model_id, "name": name, "sha256": sha}
+    if quality is not None:
+        entry["quality"] = quality
+    registry["models"].append(entry)
     if make_default or "default" not in registry:
         registry["default"] = name
     registry_path.write_text(json.dumps(registry, indent=2) + "\n")
-    return zoo.ZooEntry(model_id, name, sha, out)
+    return zoo.ZooEntry(model_id, name, sha, out, quality)
