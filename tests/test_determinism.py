@@ -51,3 +51,19 @@ def test_thread_count_does_not_change_the_probabilities():
     assert runs[0].tobytes() == runs[1].tobytes()
     with single_thread():
         assert torch.get_num_threads() == 1
+
+
+def test_concurrent_python_threads_get_identical_files():
+    """Library users may code from a thread pool; every file must still be exactly right."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import vqcodec
+
+    images = [photo(48, 64, seed=s) for s in range(4)]
+    serial = [vqcodec.compress(im) for im in images]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(vqcodec.compress, images))
+        decoded = list(pool.map(vqcodec.decompress, parallel))
+    assert parallel == serial
+    for data, image in zip(serial, decoded, strict=True):
+        assert np.array_equal(np.asarray(image), np.asarray(vqcodec.decompress(data)))

@@ -9,6 +9,7 @@ splits it across threads, and a decoder must not depend on how many cores it was
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -37,14 +38,20 @@ def probability_rows(logits: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(p64, dtype=np.float32), p64
 
 
+_PRIOR_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    """Run torch on one thread. torch's thread count is process-wide, so prior passes from
+    several Python threads are serialized: none can change it under another's feet."""
+    with _PRIOR_LOCK:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)
