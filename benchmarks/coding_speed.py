@@ -25,11 +25,27 @@ from vqcodec.evaluate import measure
 
 
 def summarize(rows: list[dict]) -> dict[str, float]:
-    keys = ["bpp", "ideal_bpp", "overhead_pct", "psnr", "encode_s", "decode_s", "teacher_forced_s"]
+    keys = [
+        "bpp",
+        "ideal_bpp",
+        "overhead_pct",
+        "psnr",
+        "encode_s",
+        "decode_s",
+        "prior_decode_s",
+        "teacher_forced_s",
+    ]
     out = {f"mean_{k}": statistics.fmean(r[k] for r in rows) for k in keys}
     out["max_decode_s"] = max(r["decode_s"] for r in rows)
     out["decode_over_teacher_forced"] = out["mean_decode_s"] / out["mean_teacher_forced_s"]
+    out["prior_decode_over_teacher_forced"] = (
+        out["mean_prior_decode_s"] / out["mean_teacher_forced_s"]
+    )
     out["all_within_bound"] = all(r["payload_bits"] <= r["ideal_bits"] * 1.001 + 64 for r in rows)
+    # the cached stepper vs the teacher-forced network: same function, float rounding apart
+    out["max_rel_diff_stepper_vs_teacher_forced_bits"] = max(
+        abs(r["ideal_bits"] / r["teacher_forced_bits"] - 1) for r in rows
+    )
     return out
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqcodec.api import compress_image, decompress, load_codec
+from vqcodec.api import compress_image, decode_indices, decompress, load_codec
 from vqcodec.entropy import single_thread
 from vqcodec.image_io import to_rgb
 
@@ -34,23 +34,31 @@ class ImageResult:
     overhead_pct: float  # payload over ideal, in percent
     psnr: float
     encode_s: float
-    decode_s: float
+    decode_s: float  # the whole decode: parse, both priors + range decoding, CRC, synthesis
+    prior_decode_s: float  # the autoregressive part alone: parse, priors + range decoding, CRC
     teacher_forced_s: float  # one teacher-forced pass of both priors (compute lower bound)
+    teacher_forced_bits: float  # cross-entropy of the indices under that full-map pass
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
 @torch.no_grad()
-def teacher_forced_seconds(model: str | None, rgb: np.ndarray) -> float:
-    """Time of one full-map (teacher-forced) pass of both priors, single-threaded like decoding."""
+def teacher_forced_pass(model: str | None, rgb: np.ndarray) -> tuple[float, float]:
+    """(seconds, bits) of one full-map (teacher-forced) pass of both priors, single-threaded like
+    decoding: the compute lower bound of decoding, and the rate the network itself assigns."""
     codec = load_codec(model)
     idx_top, idx_bottom = codec.analyse(rgb)
     with single_thread():
         start = time.perf_counter()
-        codec.model.prior_top(idx_top[None])
-        codec.model.prior_bottom(idx_bottom[None], idx_top[None])
-        return time.perf_counter() - start
+        logits_top = codec.model.prior_top(idx_top[None])
+        logits_bottom = codec.model.prior_bottom(idx_bottom[None], idx_top[None])
+        seconds = time.perf_counter() - start
+    bits = 0.0
+    for logits, idx in ((logits_top, idx_top), (logits_bottom, idx_bottom)):
+        logp = torch.log_softmax(logits[0].double(), dim=0)  # (K, H, W)
+        bits -= float(logp.gather(0, idx[None]).sum()) / math.log(2)
+    return seconds, bits
 
 
 def measure(path: Path, model: str | None = None) -> ImageResult:
@@ -63,8 +71,12 @@ def measure(path: Path, model: str | None = None) -> ImageResult:
     start = time.perf_counter()
     decoded = np.asarray(decompress(result.data).convert("RGB"))
     decode_s = time.perf_counter() - start
+    start = time.perf_counter()
+    decode_indices(result.data)
+    prior_decode_s = time.perf_counter() - start
     pixels = width * height
     payload_bits = 8 * result.payload_bytes
+    tf_seconds, tf_bits = teacher_forced_pass(model, rgb)
     return ImageResult(
         name=path.name,
         width=width,
@@ -78,5 +90,7 @@ def measure(path: Path, model: str | None = None) -> ImageResult:
         psnr=psnr_rgb(rgb, decoded),
         encode_s=encode_s,
         decode_s=decode_s,
-        teacher_forced_s=teacher_forced_seconds(model, rgb),
+        prior_decode_s=prior_decode_s,
+        teacher_forced_s=tf_seconds,
+        teacher_forced_bits=tf_bits,
     )
