@@ -89,3 +89,26 @@ def test_sample_writes_images_and_a_grid(tmp_path):
     assert Image.open(tmp_path / "s" / "grid.png").size == (3 * 32 + 2 * 4, 24)
     assert_one_line_error(run("sample", "--size", "32x24", "-n", 3, "-o", tmp_path / "s"), "exists")
     assert run("sample", "--size", "big", "-o", tmp_path / "t").exit_code == 2
+
+
+def test_write_atomic_never_clobbers_and_leaves_no_temp(tmp_path, monkeypatch):
+    import os
+
+    from vqcodec.fileio import write_atomic
+
+    target = tmp_path / "out.bin"
+    write_atomic(target, b"one")
+    with pytest.raises(FileExistsError) as info:
+        write_atomic(target, b"two")
+    assert str(target) in str(info.value)
+    write_atomic(target, b"three", overwrite=True)
+    assert target.read_bytes() == b"three"
+
+    def racing_link(src, dst):  # someone creates the file between our check and our link
+        raise FileExistsError(17, "File exists")
+
+    monkeypatch.setattr(os, "link", racing_link)
+    with pytest.raises(FileExistsError) as info:
+        write_atomic(tmp_path / "new.bin", b"x")
+    assert info.value.args[0] == tmp_path / "new.bin"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]

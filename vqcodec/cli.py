@@ -37,11 +37,16 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except VQCodecError as exc:
             _fail(str(exc))
         except FileExistsError as exc:
-            _fail(f"{exc.args[0]} exists; use --force to overwrite it or -o to choose another name")
+            name = exc.filename or exc.args[0]
+            _fail(f"{name} exists; use --force to overwrite it or -o to choose another name")
         except OSError as exc:
             _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         except MemoryError:
             _fail("out of memory")
+        except RuntimeError as exc:  # torch reports allocation failures as RuntimeError
+            if "allocate" not in str(exc):
+                raise
+            _fail("out of memory: " + str(exc).splitlines()[0])
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

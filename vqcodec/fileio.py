@@ -40,7 +40,7 @@ def _link_no_clobber(tmp: Path, path: Path) -> None:
     try:
         os.link(tmp, path)  # fails with FileExistsError if someone created `path` meanwhile
     except FileExistsError:
-        raise
+        raise FileExistsError(path) from None
     except OSError:  # file system without hard links
         if path.exists():
             raise FileExistsError(path) from None
