@@ -197,6 +197,9 @@ class HierarchicalVQVAE(nn.Module):
         return self._synthesize(q_top, q_bottom)
 
     def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, VQVAEOutput]:
-        """Reconstruction MSE + beta * commitment (codebooks learn by EMA, not by gradient)."""
         out = self(x)
-        return F.mse_loss(out.reconstruction, x) + self.cfg.beta * out.commitment, out
+        return self.objective(out, x), out
+
+    def objective(self, out: VQVAEOutput, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction MSE + beta * commitment (codebooks learn by EMA, not by gradient)."""
+        return F.mse_loss(out.reconstruction, x) + self.cfg.beta * out.commitment

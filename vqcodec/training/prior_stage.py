@@ -4,6 +4,7 @@ cross-entropy in bits, the rate the codec will actually pay."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch import nn
 from tqdm import tqdm
 
 from vqcodec.codec import ALIGN, CodecModel
@@ -22,6 +24,7 @@ from vqcodec.training.common import (
     load_checkpoint,
     save_checkpoint,
 )
+from vqcodec.training.distributed import DistContext
 
 
 @dataclass(frozen=True)
@@ -55,22 +58,35 @@ def encode_folder(model: CodecModel, paths: list[Path], flips: bool) -> CodeMaps
     return maps
 
 
-def _cached_maps(model: CodecModel, args: PriorTrainArgs) -> tuple[CodeMaps, CodeMaps]:
+def _cached_maps(
+    model: CodecModel, args: PriorTrainArgs, ctx: DistContext
+) -> tuple[CodeMaps, CodeMaps]:
+    """Code maps of the training folder, computed once by rank 0 and cached in the run."""
     cache = args.run / "codes.pt"
-    if cache.exists():
-        saved = torch.load(cache, weights_only=True)
-        return list(zip(*saved["train"], strict=True)), list(zip(*saved["val"], strict=True))
-    train_paths, val_paths = split_holdout(list_images(args.data))
-    train = encode_folder(model, train_paths, flips=True)
-    val = encode_folder(model, val_paths, flips=False)
-    torch.save(
-        {
-            "train": [list(t) for t in zip(*train, strict=True)],
-            "val": [list(t) for t in zip(*val, strict=True)],
-        },
-        cache,
-    )
-    return train, val
+    if ctx.is_main and not cache.exists():
+        train_paths, val_paths = split_holdout(list_images(args.data))
+        train = encode_folder(model, train_paths, flips=True)
+        val = encode_folder(model, val_paths, flips=False)
+        maps = {"train": train, "val": val}
+        torch.save({k: [list(t) for t in zip(*v, strict=True)] for k, v in maps.items()}, cache)
+    ctx.barrier()
+    saved = torch.load(cache, weights_only=True)
+    return list(zip(*saved["train"], strict=True)), list(zip(*saved["val"], strict=True))
+
+
+class PriorPair(nn.Module):
+    """Both priors behind one forward, so data parallelism sees a single module."""
+
+    def __init__(self, model: CodecModel) -> None:
+        super().__init__()
+        self.top, self.bottom = model.prior_top, model.prior_bottom
+
+    def forward(self, top: torch.Tensor, bottom: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-entropy in bits per code of each map."""
+        ln2 = math.log(2)
+        bits_top = F.cross_entropy(self.top(top), top) / ln2
+        bits_bottom = F.cross_entropy(self.bottom(bottom, top), bottom) / ln2
+        return bits_top, bits_bottom
 
 
 def _crop_batch(maps: CodeMaps, size: int, batch: int, rng: np.random.Generator):
@@ -112,44 +128,48 @@ def train_priors(
     """Fit both priors of the run in `args.run` (resumable); returns the checkpoint path."""
     if args.threads:
         torch.set_num_threads(args.threads)
+    ctx = DistContext.from_env()
     cfg = ModelConfig.from_json((args.run / "config.json").read_text())
     if top is not None or bottom is not None:
         cfg = ModelConfig(cfg.vqvae, top or cfg.prior_top, bottom or cfg.prior_bottom)
-        (args.run / "config.json").write_text(cfg.to_json())
+        if ctx.is_main:
+            (args.run / "config.json").write_text(cfg.to_json())
     model = CodecModel(cfg)
     stage1 = load_checkpoint(args.run / "vqvae.ckpt")
     if stage1 is None:
         raise FileNotFoundError(f"{args.run / 'vqvae.ckpt'}: run stage 1 first")
     model.vqvae.load_state_dict(stage1["model"])
     model.vqvae.eval()
-    train_maps, val_maps = _cached_maps(model, args)
-    params = list(model.prior_top.parameters()) + list(model.prior_bottom.parameters())
-    opt = torch.optim.Adam(params, lr=args.lr)
+    train_maps, val_maps = _cached_maps(model, args, ctx)
+    torch.manual_seed(args.seed)  # (DDP broadcasts rank 0's initial weights to every rank)
+    pair = PriorPair(model)
+    opt = torch.optim.Adam(pair.parameters(), lr=args.lr)
     ckpt_path = args.run / "prior.ckpt"
-    rng = np.random.default_rng(args.seed)
-    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed if ctx.is_main else [args.seed, ctx.rank])
     step = 0
     if (state := load_checkpoint(ckpt_path)) is not None:
         model.prior_top.load_state_dict(state["prior_top"])
         model.prior_bottom.load_state_dict(state["prior_bottom"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
-        rng.bit_generator.state = json.loads(state["rng"])
+        if ctx.is_main:
+            rng.bit_generator.state = json.loads(state["rng"])
+        else:
+            rng = np.random.default_rng([args.seed, ctx.rank, step])
+    net = ctx.wrap(pair)
     log = JsonlLog(args.run / "prior_log.jsonl")
-    ln2 = float(np.log(2))
-    bar = tqdm(total=args.steps, initial=step, desc="stage 2 (priors)")
+    bar = tqdm(total=args.steps, initial=step, desc="stage 2 (priors)", disable=not ctx.is_main)
     while step < args.steps:
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, args.steps, args.lr, warmup=100)
         top, bottom = _crop_batch(train_maps, args.crop, args.batch, rng)
-        loss_t = F.cross_entropy(model.prior_top(top), top) / ln2
-        loss_b = F.cross_entropy(model.prior_bottom(bottom, top), bottom) / ln2
+        loss_t, loss_b = net(top, bottom)
         opt.zero_grad(set_to_none=True)
         (loss_t + loss_b).backward()
         opt.step()
         step += 1
         bar.update(1)
-        if step % 50 == 0 or step == args.steps:
+        if ctx.is_main and (step % 50 == 0 or step == args.steps):
             row = dict(step=step, bits_top=loss_t.item(), bits_bottom=loss_b.item())
             if step % args.eval_every == 0 or step == args.steps:
                 row.update(validate(model, val_maps))
@@ -166,4 +186,6 @@ def train_priors(
             log.write(**row)
             bar.set_postfix(top=f"{row['bits_top']:.2f}", bottom=f"{row['bits_bottom']:.2f}")
     bar.close()
+    ctx.barrier()
+    ctx.close()
     return ckpt_path

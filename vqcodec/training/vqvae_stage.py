@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -18,6 +19,7 @@ from vqcodec.training.common import (
     psnr,
     save_checkpoint,
 )
+from vqcodec.training.distributed import DistContext
 from vqcodec.vqvae import HierarchicalVQVAE
 
 
@@ -54,15 +56,17 @@ def train_vqvae(args: VQVAETrainArgs, cfg: ModelConfig) -> Path:
     """Train (or resume) stage 1 in `args.run`; returns the checkpoint path."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    args.run.mkdir(parents=True, exist_ok=True)
+    ctx = DistContext.from_env()
     cfg_path = args.run / "config.json"
-    if cfg_path.exists():
-        cfg = ModelConfig.from_json(cfg_path.read_text())  # a resumed run keeps its config
-    else:
-        cfg_path.write_text(cfg.to_json())
-    torch.manual_seed(args.seed)
+    if ctx.is_main:
+        args.run.mkdir(parents=True, exist_ok=True)
+        if not cfg_path.exists():
+            cfg_path.write_text(cfg.to_json())
+    ctx.barrier()
+    cfg = ModelConfig.from_json(cfg_path.read_text())  # a resumed run keeps its own config
+    torch.manual_seed(args.seed)  # (DDP broadcasts rank 0's initial weights to every rank)
     train_paths, val_paths = split_holdout(list_images(args.data))
-    data = CropDataset(train_paths, args.crop, seed=args.seed)
+    data = CropDataset(train_paths, args.crop, seed=args.seed + ctx.rank)
     model = HierarchicalVQVAE(cfg.vqvae)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     ckpt_path = args.run / "vqvae.ckpt"
@@ -71,21 +75,26 @@ def train_vqvae(args: VQVAETrainArgs, cfg: ModelConfig) -> Path:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
-        data.rng.bit_generator.state = json.loads(state["rng"])
+        if ctx.is_main:
+            data.rng.bit_generator.state = json.loads(state["rng"])
+        else:
+            data.rng = np.random.default_rng([args.seed, ctx.rank, step])
         torch.manual_seed(args.seed + step)
+    net = ctx.wrap(model)
     log = JsonlLog(args.run / "vqvae_log.jsonl")
-    bar = tqdm(total=args.steps, initial=step, desc="stage 1 (vqvae)")
+    bar = tqdm(total=args.steps, initial=step, desc="stage 1 (vqvae)", disable=not ctx.is_main)
     while step < args.steps:
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, args.steps, args.lr)
         x = data.batch(args.batch)
-        loss, out = model.loss(x)
+        out = net(x)
+        loss = model.objective(out, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         step += 1
         bar.update(1)
-        if step % 50 == 0 or step == args.steps:
+        if ctx.is_main and (step % 50 == 0 or step == args.steps):
             ppl_t, dead_t = code_usage(out.idx_top, cfg.vqvae.codes_top)
             ppl_b, dead_b = code_usage(out.idx_bottom, cfg.vqvae.codes_bottom)
             row = dict(
@@ -111,4 +120,6 @@ def train_vqvae(args: VQVAETrainArgs, cfg: ModelConfig) -> Path:
             log.write(**row)
             bar.set_postfix(loss=f"{row['loss']:.4f}", psnr=f"{row['psnr']:.2f}")
     bar.close()
+    ctx.barrier()
+    ctx.close()
     return ckpt_path
