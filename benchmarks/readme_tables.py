@@ -80,10 +80,10 @@ TABLES = {"bench": bench_table, "speed": speed_table}
 def render(readme: str) -> str:
     for name, make in TABLES.items():
         pattern = re.compile(
-            rf"(<!-- {name}-table:start -->\n).*?(\n<!-- {name}-table:end -->)", re.S
+            rf"(<!-- {name}-table:start -->\n).*?(<!-- {name}-table:end -->)", re.S
         )
         table = make()
-        readme = pattern.sub(lambda m, t=table: m.group(1) + t + m.group(2), readme)
+        readme = pattern.sub(lambda m, t=table: m.group(1) + t + "\n" + m.group(2), readme)
     return readme
 
 

@@ -84,3 +84,10 @@ def test_rate_difference_single_point_and_bd_rate():
     )
     assert method.startswith("bd-rate") and value == pytest.approx(-50.0, abs=0.5)
     assert bench.rate_difference(anchor_bpp, anchor_q, [1.0], [40.0])[0] is None
+
+
+def test_anchor_loading_accepts_both_ms_ssim_spellings(tmp_path):
+    path = tmp_path / "kodak__x.json"
+    path.write_text(json.dumps({"name": "X", "results": {"bpp": [1.0], "ms-ssim-rgb": [0.9]}}))
+    name, results = bench.load_anchor(path)
+    assert name == "X [kodak__x]" and results["ms-ssim"] == [0.9]

@@ -165,9 +165,13 @@ def compressai_json(name: str, points: list[dict], description: str, **extra: ob
 
 
 def load_anchor(path: Path) -> tuple[str, dict[str, list[float]]]:
+    """A published curve in CompressAI's format (which spells MS-SSIM 'ms-ssim-rgb' in places)."""
     data = json.loads(path.read_text())
     name = data.get("name") or path.stem
-    return f"{name} [{path.stem}]", data["results"]
+    results = dict(data["results"])
+    if "ms-ssim" not in results and "ms-ssim-rgb" in results:
+        results["ms-ssim"] = results.pop("ms-ssim-rgb")
+    return f"{name} [{path.stem}]", results
 
 
 def rate_difference(
@@ -241,6 +245,14 @@ def plot(path: Path, vq_curves: dict[str, list[dict]], others: dict[str, dict]) 
     for name, points in vq_curves.items():
         bpp = [p["bpp"] for p in points]
         ax1.plot(bpp, [p["psnr-rgb"] for p in points], "-o", color="black", label=name, zorder=5)
+        for p in points:  # name every model of the ladder next to its point
+            ax1.annotate(
+                str(p["setting"]),
+                (p["bpp"], p["psnr-rgb"]),
+                xytext=(6, -12),
+                textcoords="offset points",
+                fontsize=9,
+            )
         ax2.plot(
             bpp,
             [msssim_db(p["ms-ssim"]) for p in points],
