@@ -24,8 +24,13 @@ def cpu_name() -> str:
 
 def environment() -> dict[str, object]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    # "-dirty" when the code that produces results differs from the commit (docs do not count)
+    code = ["vqcodec", "benchmarks", "models", "pyproject.toml"]
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", *code],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return {
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
         "cpu": cpu_name(),
