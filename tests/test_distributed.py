@@ -18,7 +18,7 @@ def torchrun(*args):
         "-m",
         "torch.distributed.run",
         "--nproc_per_node=2",
-        "--master_port=0",
+        "--standalone",
         "-m",
         "vqcodec.cli",
         "train",
@@ -55,7 +55,7 @@ def test_two_process_training(tmp_path):
     )
     torchrun(
         "prior",
-        "--run",
+        "--run-dir",  # torchrun's own --run-path would claim "--run"
         run,
         "--data",
         data,

@@ -361,7 +361,15 @@ def train_vqvae_cmd(
 
 
 @train.command("prior")
-@click.option("--run", type=_DATA, required=True, help="Run folder of a finished stage 1.")
+@click.option(
+    "--run",
+    "--run-dir",
+    "run",
+    type=_DATA,
+    required=True,
+    help="Run folder of a finished stage 1 (spell it --run-dir under torchrun, whose own "
+    "--run-path option claims --run).",
+)
 @click.option("--data", type=_DATA, required=True, help="Folder of training images.")
 @click.option("--steps", default=3000, show_default=True)
 @click.option("--batch", default=16, show_default=True)
