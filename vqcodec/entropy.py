@@ -70,24 +70,45 @@ def bytes_to_words(data: bytes) -> np.ndarray:
     return np.frombuffer(padded, dtype="<u4").astype(np.uint32)
 
 
-def encode_map(
-    net: PixelCNN, idx: torch.Tensor, cond_idx: torch.Tensor | None, hook: ProbsHook | None = None
-) -> EncodedMap:
-    """Range-code an (H, W) map of indices under `net` (conditioned on `cond_idx` if given)."""
-    height, width = idx.shape
-    encoder = constriction.stream.queue.RangeEncoder()
-    ideal = 0.0
+# One coding step: the wavefront's positions and coder input -> the symbols at those positions.
+CodeStep = Callable[[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray], torch.Tensor]
+
+
+def _walk(
+    net: PixelCNN,
+    height: int,
+    width: int,
+    cond_idx: torch.Tensor | None,
+    code_step: CodeStep,
+    hook: ProbsHook | None,
+) -> None:
+    """The one schedule both directions follow: for each wavefront, compute the probabilities,
+    let `code_step` encode or decode the symbols there, and make them visible to later steps."""
     with single_thread():
         stepper = PixelCNNStepper(net, height, width, cond_idx)
         for rows, cols in wavefronts(height, width, net.cfg.reach):
             probs, p64 = probability_rows(stepper.step(rows, cols))
             if hook is not None:
                 hook(probs)
-            symbols = idx[rows, cols]
-            sym = symbols.numpy().astype(np.int32)
-            encoder.encode(sym, _FAMILY, probs)
-            ideal -= float(np.log2(p64[np.arange(len(sym)), sym]).sum())
-            stepper.set_symbols(rows, cols, symbols)
+            stepper.set_symbols(rows, cols, code_step(rows, cols, probs, p64))
+
+
+def encode_map(
+    net: PixelCNN, idx: torch.Tensor, cond_idx: torch.Tensor | None, hook: ProbsHook | None = None
+) -> EncodedMap:
+    """Range-code an (H, W) map of indices under `net` (conditioned on `cond_idx` if given)."""
+    encoder = constriction.stream.queue.RangeEncoder()
+    ideal = 0.0
+
+    def encode_step(rows, cols, probs, p64):
+        nonlocal ideal
+        symbols = idx[rows, cols]
+        sym = symbols.numpy().astype(np.int32)
+        encoder.encode(sym, _FAMILY, probs)
+        ideal -= float(np.log2(p64[np.arange(len(sym)), sym]).sum())
+        return symbols
+
+    _walk(net, *idx.shape, cond_idx, encode_step, hook)
     return EncodedMap(encoder.get_compressed(), ideal)
 
 
@@ -102,22 +123,19 @@ def decode_map(
     """Inverse of `encode_map`: the (H, W) int64 index map."""
     decoder = constriction.stream.queue.RangeDecoder(words)
     idx = torch.empty(height, width, dtype=torch.long)
-    codes = net.cfg.codes
-    with single_thread():
-        stepper = PixelCNNStepper(net, height, width, cond_idx)
-        for rows, cols in wavefronts(height, width, net.cfg.reach):
-            probs, _ = probability_rows(stepper.step(rows, cols))
-            if hook is not None:
-                hook(probs)
-            try:
-                sym = decoder.decode(_FAMILY, probs)
-            except BaseException as exc:  # constriction may panic (BaseException) on bad data
-                if isinstance(exc, KeyboardInterrupt | SystemExit):
-                    raise
-                raise CorruptStreamError(f"range decoder failed: {exc}") from None
-            symbols = torch.from_numpy(sym.astype(np.int64))
-            if symbols.numel() and int(symbols.max()) >= codes:
-                raise CorruptStreamError("decoded an index outside the codebook")
-            idx[rows, cols] = symbols
-            stepper.set_symbols(rows, cols, symbols)
+
+    def decode_step(rows, cols, probs, p64):
+        try:
+            sym = decoder.decode(_FAMILY, probs)
+        except BaseException as exc:  # constriction may panic (BaseException) on bad data
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            raise CorruptStreamError(f"range decoder failed: {exc}") from None
+        symbols = torch.from_numpy(sym.astype(np.int64))
+        if symbols.numel() and int(symbols.max()) >= net.cfg.codes:
+            raise CorruptStreamError("decoded an index outside the codebook")
+        idx[rows, cols] = symbols
+        return symbols
+
+    _walk(net, height, width, cond_idx, decode_step, hook)
     return idx
