@@ -41,6 +41,22 @@ def test_train_export_and_code(tmp_path, tiny_data, monkeypatch):
     invoke("train", "prior", "--run", run, "--data", tiny_data, "--steps", 2, "--batch", 2,
            "--crop", 8, "--channels", 8, "--layers", 1)  # fmt: skip
     assert (run / "codes.pt").exists()
+    invoke(
+        "train",
+        "prior",
+        "--run",
+        run,
+        "--data",
+        tiny_data,
+        "--steps",
+        3,
+        "--batch",
+        2,
+        "--crop",
+        8,
+        "--channels",
+        16,
+    )  # resumes with the run's own prior shapes
     models = tmp_path / "models"
     invoke("export", run, "-o", models / "tiny", "--quality", 1)
     registry = json.loads((models / "zoo.json").read_text())

@@ -130,7 +130,9 @@ def train_priors(
         torch.set_num_threads(args.threads)
     ctx = DistContext.from_env()
     cfg = ModelConfig.from_json((args.run / "config.json").read_text())
-    if top is not None or bottom is not None:
+    ckpt_path = args.run / "prior.ckpt"
+    resuming = ckpt_path.exists()  # a resumed run keeps the prior shapes it started with
+    if (top is not None or bottom is not None) and not resuming:
         cfg = ModelConfig(cfg.vqvae, top or cfg.prior_top, bottom or cfg.prior_bottom)
         if ctx.is_main:
             (args.run / "config.json").write_text(cfg.to_json())
@@ -144,7 +146,6 @@ def train_priors(
     torch.manual_seed(args.seed)  # (DDP broadcasts rank 0's initial weights to every rank)
     pair = PriorPair(model)
     opt = torch.optim.Adam(pair.parameters(), lr=args.lr)
-    ckpt_path = args.run / "prior.ckpt"
     rng = np.random.default_rng(args.seed if ctx.is_main else [args.seed, ctx.rank])
     step = 0
     if (state := load_checkpoint(ckpt_path)) is not None:
