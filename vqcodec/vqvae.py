@@ -34,6 +34,11 @@ def _res_stack(channels: int, hidden: int, n: int) -> list[nn.Module]:
     return [ResBlock(channels, hidden) for _ in range(n)] + [nn.ReLU()]
 
 
+def _world_size() -> int:
+    dist = torch.distributed
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
 class VectorQuantizer(nn.Module):
     """Codebook with EMA updates, straight-through gradients and dead-code restarts."""
 
@@ -102,7 +107,8 @@ class VectorQuantizer(nn.Module):
         Drawing by error (as k-means++ seeding does) puts new codes where the codebook serves the
         data worst; uniform draws land on already well-covered vectors and collapse again.
         """
-        dead = self.ema_size < self.dead_threshold * flat.shape[0] / self.codes
+        vectors = flat.shape[0] * _world_size()  # ema_size counts the vectors of all ranks
+        dead = self.ema_size < self.dead_threshold * vectors / self.codes
         n_dead = int(dead.sum())
         if n_dead == 0:
             return
