@@ -13,6 +13,8 @@ import json
 import re
 from pathlib import Path
 
+from vqcodec.bench_report import rate_cells
+
 ROOT = Path(__file__).resolve().parents[1]
 KODAK = ROOT / "benchmarks" / "results" / "kodak"
 README = ROOT / "README.md"
@@ -45,9 +47,7 @@ def bench_table() -> str:
         "|---|---|---|---|",
     ]
     for name, e in vq["rate_difference_percent"].items():
-        psnr = "n/a" if e["psnr"] is None else f"{e['psnr']:+.1f} %"
-        ms = e.get("ms-ssim-db")
-        ms = "n/a" if ms is None else f"{ms:+.1f} %"
+        psnr, ms = rate_cells(e, unit=" %")
         lines.append(f"| {name} | {psnr} | {ms} | {e['method']} |")
     return "\n".join(lines)
 

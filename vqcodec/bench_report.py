@@ -50,6 +50,15 @@ def build(rows: list[dict], anchors: dict[str, dict], meta: dict[str, object]) -
     return docs
 
 
+def rate_cells(entry: dict, unit: str = "%") -> tuple[str, str]:
+    """(PSNR, MS-SSIM) cells of one rate-difference entry: signed percent, or n/a."""
+
+    def cell(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:+.1f}{unit}"
+
+    return cell(entry["psnr"]), cell(entry.get("ms-ssim-db"))
+
+
 def table(docs: dict[str, dict]) -> str:
     vq = docs["vqcodec"]
     lines = [
@@ -65,9 +74,7 @@ def table(docs: dict[str, dict]) -> str:
     lines.append("")
     lines.append(f"{'rate change of vqcodec vs':<58} {'PSNR':>8} {'MS-SSIM':>8}  method")
     for name, entry in vq["rate_difference_percent"].items():
-        psnr = "n/a" if entry["psnr"] is None else f"{entry['psnr']:+.1f}%"
-        ms = entry.get("ms-ssim-db")
-        ms = "n/a" if ms is None else f"{ms:+.1f}%"
+        psnr, ms = rate_cells(entry)
         lines.append(f"{name[:58]:<58} {psnr:>8} {ms:>8}  {entry['method']}")
     return "\n".join(lines)
 
