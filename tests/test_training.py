@@ -1,9 +1,11 @@
 """Smoke run of the whole training pipeline with a tiny model: stage 1, stage 2, export, use."""
 
 import json
+import re
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -72,5 +74,38 @@ def test_train_export_and_code(tmp_path, tiny_data, monkeypatch):
         assert CliRunner().invoke(main, ["models"]).output.split()[:3] == ["1", "q1", "tiny"]
         assert vqcodec.info(data)["model"] == "tiny"
         assert np.asarray(vqcodec.decompress(data)).shape == rgb.shape
+    finally:
+        api._load.cache_clear()
+
+
+@pytest.mark.parametrize("stride", [2, 8])
+def test_other_strides_train_initialize_and_code(tmp_path, tiny_data, monkeypatch, stride):
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ("--data", tiny_data, "--batch", 2, "--crop", 32, "--channels", 16,
+              "--stride", stride)  # fmt: skip
+    invoke("train", "vqvae", *common, "--out", first, "--steps", 2, "--codes-top", 16,
+           "--codes-bottom", 16)  # fmt: skip
+    out = invoke("train", "vqvae", *common, "--out", second, "--steps", 1, "--codes-top", 16,
+                 "--codes-bottom", 8, "--init", first / "vqvae.ckpt").output  # fmt: skip
+    copied, total = map(int, re.search(r"initialized (\d+) of (\d+) tensors", out).groups())
+    assert copied == total - 4  # all but the resized bottom quantizer's state
+    models = tmp_path / "models"
+    for rank, run in enumerate([first, second], start=1):
+        invoke("train", "prior", "--run", run, "--data", tiny_data, "--steps", 1, "--batch", 2,
+               "--crop", 8, "--channels", 8, "--layers", 1)  # fmt: skip
+        invoke("export", run, "-o", models / run.name, "--quality", rank)
+
+    monkeypatch.setenv("VQCODEC_MODEL_DIR", str(models))
+    api._load.cache_clear()
+    try:
+        rgb = photo(19, 27)
+        for quality in (1, 2):
+            data = vqcodec.compress(rgb, quality=quality)
+            _, codec, top, bottom = api.decode_indices(data)
+            expected_top, expected_bottom = codec.analyse(rgb)
+            assert codec.cfg.vqvae.stride == stride
+            assert top.shape == (-(-19 // (2 * stride)), -(-27 // (2 * stride)))
+            assert torch.equal(top, expected_top) and torch.equal(bottom, expected_bottom)
+            assert np.asarray(vqcodec.decompress(data)).shape == rgb.shape
     finally:
         api._load.cache_clear()

@@ -24,9 +24,10 @@ def _load(name: str) -> Codec:
     return Codec.load(zoo.get(name))
 
 
-def load_codec(model: str | None = None) -> Codec:
-    """A loaded, sha256-verified model from the zoo (None: the default), cached per process."""
-    return _load(zoo.get(model).name)
+def load_codec(model: str | None = None, quality: int | None = None) -> Codec:
+    """A loaded, sha256-verified model from the zoo, by name or quality level (neither: the
+    default), cached per process."""
+    return _load(zoo.select(model, quality).name)
 
 
 def _index_bytes(idx_top: torch.Tensor, idx_bottom: torch.Tensor) -> bytes:
@@ -50,11 +51,15 @@ class Compressed:
 
 
 def compress_image(
-    image: ImageLike, model: str | None = None, drop_alpha: bool = False
+    image: ImageLike,
+    model: str | None = None,
+    drop_alpha: bool = False,
+    *,
+    quality: int | None = None,
 ) -> Compressed:
     """Compress and report sizes (see `compress` for the plain bytes)."""
     rgb, colour = to_rgb(image, drop_alpha)
-    codec = load_codec(model)
+    codec = load_codec(model, quality)
     height, width = rgb.shape[:2]
     idx_top, idx_bottom = codec.analyse(rgb)
     top = encode_map(codec.model.prior_top, idx_top, None)
@@ -82,9 +87,16 @@ def compress_image(
     )
 
 
-def compress(image: ImageLike, model: str | None = None, drop_alpha: bool = False) -> bytes:
-    """Compress `image` (path, PIL image or uint8 array) to .vqz bytes with `model`."""
-    return compress_image(image, model, drop_alpha).data
+def compress(
+    image: ImageLike,
+    model: str | None = None,
+    drop_alpha: bool = False,
+    *,
+    quality: int | None = None,
+) -> bytes:
+    """Compress `image` (path, PIL image or uint8 array) to .vqz bytes with the model named
+    `model` or the one at `quality` on the ladder (1 = fewest bits; neither: the default)."""
+    return compress_image(image, model, drop_alpha, quality=quality).data
 
 
 def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, torch.Tensor, torch.Tensor]:
@@ -98,7 +110,7 @@ def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, torch.Tensor, 
             f"(fingerprint {header.fingerprint:08x}, installed {entry.fingerprint:08x})"
         )
     codec = load_codec(entry.name)
-    (th, tw), (bh, bw) = map_sizes(header.width, header.height)
+    (th, tw), (bh, bw) = map_sizes(header.width, header.height, codec.cfg.vqvae.stride)
     idx_top = decode_map(codec.model.prior_top, bytes_to_words(parsed.top), th, tw, None)
     idx_bottom = decode_map(
         codec.model.prior_bottom, bytes_to_words(parsed.bottom), bh, bw, idx_top

@@ -95,18 +95,14 @@ def encode(
     force: bool,
 ) -> None:
     """Compress IMAGE to a .vqz file."""
-    from vqcodec import zoo
     from vqcodec.api import compress_image
 
-    if quality is not None:
-        if model is not None:
-            raise click.UsageError("give --model or --quality, not both")
-        model = zoo.by_quality(quality).name
-
+    if quality is not None and model is not None:
+        raise click.UsageError("give --model or --quality, not both")
     output = output or image.with_suffix(".vqz")
     if output.exists() and not force:
         raise FileExistsError(output)
-    result = compress_image(image, model=model, drop_alpha=drop_alpha)
+    result = compress_image(image, model=model, drop_alpha=drop_alpha, quality=quality)
     _write(output, result.data, force)
     click.echo(
         f"{output}  {result.bpp:.3f} bpp  ({result.width}x{result.height}, model {result.model})"
@@ -268,7 +264,6 @@ def sample(
     """Draw codes from the priors (top, then bottom) and decode them: what the priors learned."""
     from PIL import Image
 
-    from vqcodec import zoo
     from vqcodec.api import load_codec
     from vqcodec.sampling import grid, sample_images
 
@@ -280,8 +275,7 @@ def sample(
         ) from None
     if not (8 <= width <= 1024 and 8 <= height <= 1024) or not 1 <= count <= 64:
         raise click.BadParameter("sizes 8..1024 and 1..64 samples", param_hint="--size/-n")
-    name = zoo.by_quality(quality).name if quality is not None else model
-    codec = load_codec(name)
+    codec = load_codec(model, quality)
     images = sample_images(codec, width, height, count, seed, temperature)
     output.mkdir(parents=True, exist_ok=True)
     files = {f"sample_{k:02d}.png": im for k, im in enumerate(images)}
@@ -331,6 +325,18 @@ _DATA = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option("--codes-top", default=512, show_default=True)
 @click.option("--codes-bottom", default=512, show_default=True)
 @click.option("--channels", default=128, show_default=True)
+@click.option(
+    "--stride",
+    type=click.Choice(["2", "4", "8"]),
+    default="4",
+    show_default=True,
+    help="Bottom-map stride (top: twice it): 8 for low rates, 2 for high.",
+)
+@click.option(
+    "--init",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Start a new run from this stage-1 checkpoint (layers of equal shape).",
+)
 @click.option("--threads", default=0, help="torch threads (0: default).")
 def train_vqvae_cmd(
     data: Path,
@@ -343,6 +349,8 @@ def train_vqvae_cmd(
     codes_top: int,
     codes_bottom: int,
     channels: int,
+    stride: str,
+    init: Path | None,
     threads: int,
 ) -> None:
     """Stage 1: encoder, codebooks and decoder."""
@@ -350,12 +358,22 @@ def train_vqvae_cmd(
     from vqcodec.training.vqvae_stage import VQVAETrainArgs, train_vqvae
 
     cfg = ModelConfig(
-        vqvae=VQVAEConfig(channels=channels, codes_top=codes_top, codes_bottom=codes_bottom),
+        vqvae=VQVAEConfig(
+            stride=int(stride), channels=channels, codes_top=codes_top, codes_bottom=codes_bottom
+        ),
         prior_top=PriorConfig(codes=codes_top),
         prior_bottom=PriorConfig(codes=codes_bottom, cond_codes=codes_top),
     )
     args = VQVAETrainArgs(
-        data=data, run=run, steps=steps, batch=batch, crop=crop, lr=lr, seed=seed, threads=threads
+        data=data,
+        run=run,
+        steps=steps,
+        batch=batch,
+        crop=crop,
+        lr=lr,
+        seed=seed,
+        threads=threads,
+        init=init,
     )
     click.echo(f"stage 1 checkpoint: {train_vqvae(args, cfg)}")
 

@@ -1,7 +1,8 @@
 """A loaded model: the VQ-VAE and both priors, with the pixel-side steps of coding.
 
-Images of any size are padded (edge replicate) to a multiple of 8 before analysis, and cropped
-back after synthesis; the map sizes follow from the original size stored in the header.
+Images of any size are padded (edge replicate) to a multiple of the top map's stride before
+analysis, and cropped back after synthesis; the map sizes follow from the original size stored
+in the header and the model's stride.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from vqcodec.errors import ModelError
 from vqcodec.prior import PixelCNN
 from vqcodec.vqvae import HierarchicalVQVAE
 
-ALIGN = 8  # the top map is at 1/8 of the image
-
 
 class CodecModel(nn.Module):
     """The three networks of one shipped model, under one state dict."""
@@ -35,10 +34,10 @@ class CodecModel(nn.Module):
         self.prior_bottom = PixelCNN(cfg.prior_bottom)
 
 
-def map_sizes(width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
+def map_sizes(width: int, height: int, stride: int = 4) -> tuple[tuple[int, int], tuple[int, int]]:
     """((top H, top W), (bottom H, bottom W)) for an image of the given original size."""
-    ph, pw = -(-height // ALIGN) * ALIGN, -(-width // ALIGN) * ALIGN
-    return (ph // 8, pw // 8), (ph // 4, pw // 4)
+    top_h, top_w = -(-height // (2 * stride)), -(-width // (2 * stride))
+    return (top_h, top_w), (2 * top_h, 2 * top_w)
 
 
 def save_model(model: CodecModel, folder: Path) -> str:
@@ -75,7 +74,8 @@ class Codec:
         """H x W x 3 uint8 -> (top map, bottom map) as int64 tensors."""
         height, width = rgb.shape[:2]
         x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255.0
-        pad_h, pad_w = -height % ALIGN, -width % ALIGN
+        align = self.cfg.vqvae.align
+        pad_h, pad_w = -height % align, -width % align
         x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         idx_top, idx_bottom = self.model.vqvae.encode(x)
         return idx_top[0], idx_bottom[0]

@@ -14,8 +14,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class VQVAEConfig:
-    """Hierarchical VQ-VAE (VQ-VAE-2): bottom codes at 1/4, top codes at 1/8 of the image."""
+    """Hierarchical VQ-VAE (VQ-VAE-2): bottom codes at 1/stride, top codes at 1/(2 stride).
 
+    `stride` sets the rate range of a model: the paper's 4 (maps at 1/4 and 1/8), 8 for low
+    rates (1/8 and 1/16, a quarter of the codes), 2 for high rates.
+    """
+
+    stride: int = 4  # bottom-map stride: 2, 4 or 8
     channels: int = 128  # width of encoder/decoder trunks
     res_blocks: int = 2
     res_channels: int = 32
@@ -25,6 +30,15 @@ class VQVAEConfig:
     beta: float = 0.25  # commitment loss weight
     ema_decay: float = 0.99
     dead_code_threshold: float = 0.03  # restart a code whose EMA usage is < this x mean usage
+
+    def __post_init__(self) -> None:
+        if self.stride not in (2, 4, 8):
+            raise ValueError(f"stride must be 2, 4 or 8, not {self.stride}")
+
+    @property
+    def align(self) -> int:
+        """Images are padded to a multiple of this (the top map's stride)."""
+        return 2 * self.stride
 
 
 @dataclass(frozen=True)

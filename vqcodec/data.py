@@ -57,7 +57,7 @@ class CropDataset:
 
 
 def load_full(path: Path, multiple: int = 8, max_side: int = 512) -> torch.Tensor:
-    """A whole validation image, centre-cropped to a multiple of 8 and at most `max_side`."""
+    """A whole validation image, centre-cropped to a multiple of `multiple`, at most `max_side`."""
     with Image.open(path) as im:
         arr = np.asarray(im.convert("RGB"))
     h = min(arr.shape[0], max_side) // multiple * multiple

@@ -33,7 +33,7 @@ def sample_images(codec: Codec, width: int, height: int, count: int, seed: int =
                   temperature: float = 1.0) -> list[np.ndarray]:  # fmt: skip
     """`count` H x W x 3 uint8 images drawn from the model's priors."""
     gen = torch.Generator().manual_seed(seed)
-    (th, tw), (bh, bw) = map_sizes(width, height)
+    (th, tw), (bh, bw) = map_sizes(width, height, codec.cfg.vqvae.stride)
     images = []
     for _ in range(count):
         top = sample_map(codec.model.prior_top, th, tw, None, gen, temperature)

@@ -1,4 +1,7 @@
-"""Hierarchical VQ-VAE (VQ-VAE-2, Razavi et al. 2019): top codes at 1/8, bottom codes at 1/4.
+"""Hierarchical VQ-VAE (VQ-VAE-2, Razavi et al. 2019): bottom codes at 1/s, top codes at 1/2s.
+
+s is the config's stride (4 in the paper); the layers are the paper's for s = 4, with one
+stride-2 convolution more (or fewer) on each side for s = 8 (or 2).
 
 The bottom quantizer sees the bottom features concatenated with the decoded top code, as in the
 paper's Algorithm 1, so the bottom level only has to code what the top level did not.
@@ -7,6 +10,7 @@ paper's Algorithm 1, so the bottom level only has to code what the top level did
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -88,9 +92,9 @@ class VectorQuantizer(nn.Module):
     @torch.no_grad()
     def _ema_update(self, z: torch.Tensor, idx: torch.Tensor) -> None:
         flat = z.permute(0, 2, 3, 1).reshape(-1, self.dim)
-        onehot = F.one_hot(idx.reshape(-1), self.codes).type(flat.dtype)  # (N, K)
-        size = onehot.sum(0)
-        total = onehot.t() @ flat  # (K, D)
+        flat_idx = idx.reshape(-1)
+        size = torch.bincount(flat_idx, minlength=self.codes).to(flat.dtype)
+        total = torch.zeros_like(self.ema_sum).index_add_(0, flat_idx, flat)  # (K, D) sums
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.all_reduce(size)
             torch.distributed.all_reduce(total)
@@ -130,22 +134,43 @@ class VQVAEOutput:
     commitment: torch.Tensor
 
 
+def _widths(c: int, stride: int) -> list[int]:
+    """Channels from RGB to 1/stride: 3, c (s=2); 3, c/2, c (s=4); 3, c/2, c, c (s=8)."""
+    halvings = stride.bit_length() - 1
+    return [3] + ([c] if halvings == 1 else [c // 2] + [c] * (halvings - 1))
+
+
+def _downsampler(c: int, stride: int) -> list[nn.Module]:
+    """RGB -> c channels at 1/stride by stride-2 4x4 convolutions."""
+    widths = _widths(c, stride)
+    layers: list[nn.Module] = []
+    for cin, cout in pairwise(widths):
+        layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.ReLU()]
+    return layers
+
+
+def _upsampler(c: int, stride: int) -> list[nn.Module]:
+    """c channels at 1/stride -> RGB: the mirror image of `_downsampler`."""
+    widths = _widths(c, stride)[::-1]
+    layers: list[nn.Module] = []
+    for cin, cout in pairwise(widths):
+        layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1), nn.ReLU()]
+    return layers[:-1]
+
+
 class HierarchicalVQVAE(nn.Module):
-    """Image in [0, 1], (B, 3, H, W) with H, W multiples of 8."""
+    """Image in [0, 1], (B, 3, H, W) with H, W multiples of cfg.align."""
 
     def __init__(self, cfg: VQVAEConfig) -> None:
         super().__init__()
         self.cfg = cfg
         c, r, n, d = cfg.channels, cfg.res_channels, cfg.res_blocks, cfg.embed_dim
-        self.enc_bottom = nn.Sequential(  # 1/4
-            nn.Conv2d(3, c // 2, 4, 2, 1),
-            nn.ReLU(),
-            nn.Conv2d(c // 2, c, 4, 2, 1),
-            nn.ReLU(),
+        self.enc_bottom = nn.Sequential(  # 1/stride
+            *_downsampler(c, cfg.stride),
             nn.Conv2d(c, c, 3, padding=1),
             *_res_stack(c, r, n),
         )
-        self.enc_top = nn.Sequential(  # 1/8
+        self.enc_top = nn.Sequential(  # 1/(2 stride)
             nn.Conv2d(c, c // 2, 4, 2, 1),
             nn.ReLU(),
             nn.Conv2d(c // 2, c, 3, padding=1),
@@ -153,7 +178,7 @@ class HierarchicalVQVAE(nn.Module):
         )
         self.pre_quant_top = nn.Conv2d(c, d, 1)
         self.quant_top = VectorQuantizer(cfg.codes_top, d, cfg.ema_decay, cfg.dead_code_threshold)
-        self.dec_top = nn.Sequential(  # top code -> 1/4 features that condition the bottom
+        self.dec_top = nn.Sequential(  # top code -> features at the bottom resolution
             nn.Conv2d(d, c, 3, padding=1),
             *_res_stack(c, r, n),
             nn.ConvTranspose2d(c, d, 4, 2, 1),
@@ -166,9 +191,7 @@ class HierarchicalVQVAE(nn.Module):
         self.dec = nn.Sequential(
             nn.Conv2d(2 * d, c, 3, padding=1),
             *_res_stack(c, r, n),
-            nn.ConvTranspose2d(c, c // 2, 4, 2, 1),
-            nn.ReLU(),
-            nn.ConvTranspose2d(c // 2, 3, 4, 2, 1),
+            *_upsampler(c, cfg.stride),
         )
 
     def _quantize(
@@ -191,7 +214,7 @@ class HierarchicalVQVAE(nn.Module):
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 3, H, W) in [0, 1] -> (top indices (B, H/8, W/8), bottom indices (B, H/4, W/4))."""
+        """(B, 3, H, W) in [0, 1] -> (top indices (B, H/2s, W/2s), bottom indices (B, H/s, W/s))."""
         _, _, idx_top, idx_bottom, _ = self._quantize(x)
         return idx_top, idx_bottom
 

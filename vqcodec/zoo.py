@@ -101,6 +101,13 @@ def by_id(model_id: int) -> ZooEntry:
     )
 
 
+def select(name: str | None = None, quality: int | None = None) -> ZooEntry:
+    """The model a user asked for by name or by quality level (neither: the default)."""
+    if name is not None and quality is not None:
+        raise ModelError("give a model name or a quality level, not both")
+    return by_quality(quality) if quality is not None else get(name)
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:

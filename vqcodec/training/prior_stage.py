@@ -15,7 +15,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from vqcodec.codec import ALIGN, CodecModel
+from vqcodec.codec import CodecModel
 from vqcodec.config import ModelConfig, PriorConfig
 from vqcodec.data import list_images, split_holdout
 from vqcodec.training.common import (
@@ -45,13 +45,14 @@ CodeMaps = list[tuple[torch.Tensor, torch.Tensor]]  # (top (h, w), bottom (2h, 2
 
 @torch.no_grad()
 def encode_folder(model: CodecModel, paths: list[Path], flips: bool) -> CodeMaps:
-    """Code maps of whole images (padded to a multiple of 8), and of their mirror images."""
+    """Code maps of whole images (padded to the model's alignment), and of their mirrors."""
     maps = []
     for p in tqdm(paths, desc="encoding training set", leave=False):
         with Image.open(p) as im:
             x = torch.from_numpy(np.asarray(im.convert("RGB")).copy()).permute(2, 0, 1)
         x = x[None].float() / 255.0
-        x = F.pad(x, (0, -x.shape[3] % ALIGN, 0, -x.shape[2] % ALIGN), mode="replicate")
+        align = model.vqvae.cfg.align
+        x = F.pad(x, (0, -x.shape[3] % align, 0, -x.shape[2] % align), mode="replicate")
         for view in (x, x.flip(3)) if flips else (x,):
             top, bottom = model.vqvae.encode(view)
             maps.append((top[0].short(), bottom[0].short()))

@@ -34,6 +34,7 @@ class VQVAETrainArgs:
     seed: int = 0
     eval_every: int = 500
     threads: int = 0  # 0: torch default
+    init: Path | None = None  # a stage-1 checkpoint to start from (a new run only)
 
 
 def code_usage(idx: torch.Tensor, codes: int) -> tuple[float, int]:
@@ -47,9 +48,35 @@ def code_usage(idx: torch.Tensor, codes: int) -> tuple[float, int]:
 @torch.no_grad()
 def validate(model: HierarchicalVQVAE, paths: list[Path]) -> float:
     model.eval()
-    scores = [psnr(model(x := load_full(p)).reconstruction, x) for p in paths]
+    align = model.cfg.align
+    scores = [psnr(model(x := load_full(p, align)).reconstruction, x) for p in paths]
     model.train()
     return sum(scores) / len(scores)
+
+
+def init_from(model: HierarchicalVQVAE, ckpt: Path) -> list[str]:
+    """Start from another run's weights wherever the shapes agree; returns what was copied.
+
+    A codebook of another size is not copied (nor its EMA state), so that quantizer is seeded
+    from data as in a fresh run; every layer of the same shape starts trained. This is how the
+    ladder's models inherit the training of a model before them.
+    """
+    state = load_checkpoint(ckpt)
+    if state is None:
+        raise FileNotFoundError(f"no checkpoint at {ckpt}")
+    source, own = state["model"], model.state_dict()
+    skip = {
+        name.rsplit(".", 1)[0]
+        for name, t in source.items()
+        if name.endswith(".codebook") and (name not in own or own[name].shape != t.shape)
+    }
+    copied = [
+        name
+        for name, t in source.items()
+        if name in own and own[name].shape == t.shape and name.rsplit(".", 1)[0] not in skip
+    ]
+    model.load_state_dict({**own, **{name: source[name] for name in copied}})
+    return copied
 
 
 def train_vqvae(args: VQVAETrainArgs, cfg: ModelConfig) -> Path:
@@ -80,6 +107,11 @@ def train_vqvae(args: VQVAETrainArgs, cfg: ModelConfig) -> Path:
         else:
             data.rng = np.random.default_rng([args.seed, ctx.rank, step])
         torch.manual_seed(args.seed + step)
+    elif args.init is not None:
+        copied = init_from(model, args.init)
+        if ctx.is_main:
+            total = len(model.state_dict())
+            tqdm.write(f"initialized {len(copied)} of {total} tensors from {args.init}")
     net = ctx.wrap(model)
     log = JsonlLog(args.run / "vqvae_log.jsonl")
     bar = tqdm(total=args.steps, initial=step, desc="stage 1 (vqvae)", disable=not ctx.is_main)
