@@ -117,7 +117,7 @@ def validate(model: CodecModel, maps: CodeMaps) -> dict[str, float]:
         bits_b += model.prior_bottom.bits(bottom, top).item()
         n_t, n_b = n_t + top.numel(), n_b + bottom.numel()
     model.train()
-    pixels = n_b * 16
+    pixels = n_b * model.vqvae.cfg.stride**2
     return dict(
         val_bits_top=bits_t / n_t, val_bits_bottom=bits_b / n_b, val_bpp=(bits_t + bits_b) / pixels
     )
