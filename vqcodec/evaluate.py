@@ -56,8 +56,9 @@ def teacher_forced_pass(model: str | None, rgb: np.ndarray) -> tuple[float, floa
         seconds = time.perf_counter() - start
     bits = 0.0
     for logits, idx in ((logits_top, idx_top), (logits_bottom, idx_bottom)):
-        logp = torch.log_softmax(logits[0].double(), dim=0)  # (K, H, W)
-        bits -= float(logp.gather(0, idx[None]).sum()) / math.log(2)
+        for row in range(idx.shape[0]):  # a row at a time: (K, H, W) in float64 can be GBs
+            logp = torch.log_softmax(logits[0, :, row].double(), dim=0)  # (K, W)
+            bits -= float(logp.gather(0, idx[None, row]).sum()) / math.log(2)
     return seconds, bits
 
 
