@@ -70,6 +70,8 @@ def test_two_process_training(tmp_path):
         "--layers",
         1,
     )
+    torchrun("decoder", "--run-dir", run, "--data", data, "--steps", 2, "--batch", 2, "--crop", 32)
+    assert (run / "decoder.ckpt").exists()
     log = [json.loads(x) for x in (run / "vqvae_log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in log] == [4]  # rank 0 alone logs
     assert (run / "prior.ckpt").exists() and (run / "codes.pt").exists()

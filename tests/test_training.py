@@ -8,6 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
+from safetensors.torch import load_file
 
 import vqcodec
 from vqcodec import api
@@ -59,8 +60,18 @@ def test_train_export_and_code(tmp_path, tiny_data, monkeypatch):
         "--channels",
         16,
     )  # resumes with the run's own prior shapes
+    stage1 = torch.load(run / "vqvae.ckpt", weights_only=True)["model"]
+    invoke("train", "decoder", "--run", run, "--data", tiny_data, "--steps", 2, "--batch", 2,
+           "--crop", 32)  # fmt: skip
+    refined = torch.load(run / "decoder.ckpt", weights_only=True)["synthesis"]
+    assert refined and all(k.startswith(("dec.", "upsample_top.")) for k in refined)
     models = tmp_path / "models"
     invoke("export", run, "-o", models / "tiny", "--quality", 1)
+    shipped = load_file(models / "tiny" / "weights.safetensors")
+    for name, tensor in stage1.items():  # the analysis side (hence the codes) is stage 1's
+        expected = refined.get(name, tensor)
+        assert torch.equal(shipped[f"vqvae.{name}"], expected), name
+    assert any(not torch.equal(refined[k], stage1[k]) for k in refined)
     registry = json.loads((models / "zoo.json").read_text())
     assert registry["default"] == "tiny" and registry["models"][0]["id"] == 1
     assert registry["models"][0]["quality"] == 1

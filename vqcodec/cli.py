@@ -427,6 +427,29 @@ def train_prior_cmd(
     click.echo(f"stage 2 checkpoint: {train_priors(args, top, bottom)}")
 
 
+@train.command("decoder")
+@click.option("--run", "--run-dir", "run", type=_DATA, required=True, help="Run folder.")
+@click.option("--data", type=_DATA, required=True, help="Folder of training images.")
+@click.option("--steps", default=2000, show_default=True)
+@click.option("--batch", default=16, show_default=True)
+@click.option("--crop", default=128, show_default=True)
+@click.option("--lr", default=2e-4, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--threads", default=0, help="torch threads (0: default).")
+def train_decoder_cmd(
+    run: Path, data: Path, steps: int, batch: int, crop: int, lr: float, seed: int, threads: int
+) -> None:
+    """Stage 1b (optional): refine the synthesis layers with the codes frozen.
+
+    The code maps do not change, so this may run before, during or after stage 2."""
+    from vqcodec.training.decoder_stage import DecoderTrainArgs, train_decoder
+
+    args = DecoderTrainArgs(
+        data=data, run=run, steps=steps, batch=batch, crop=crop, lr=lr, seed=seed, threads=threads
+    )
+    click.echo(f"stage 1b checkpoint: {train_decoder(args)}")
+
+
 @main.command("export")
 @click.argument("run", type=_DATA)
 @click.option("-o", "--output", type=_PATH, required=True, help="models/NAME")

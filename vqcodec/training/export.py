@@ -9,6 +9,7 @@ from vqcodec import zoo
 from vqcodec.codec import CodecModel, save_model
 from vqcodec.config import ModelConfig
 from vqcodec.training.common import load_checkpoint
+from vqcodec.training.decoder_stage import refined_vqvae_state
 
 
 def export_run(
@@ -17,10 +18,10 @@ def export_run(
     """Write `out/` (named after the model) and append it to `out.parent/zoo.json`."""
     cfg = ModelConfig.from_json((run / "config.json").read_text())
     model = CodecModel(cfg)
-    stage1, stage2 = load_checkpoint(run / "vqvae.ckpt"), load_checkpoint(run / "prior.ckpt")
-    if stage1 is None or stage2 is None:
+    stage2 = load_checkpoint(run / "prior.ckpt")
+    if not (run / "vqvae.ckpt").exists() or stage2 is None:
         raise FileNotFoundError(f"{run}: both training stages must be finished before export")
-    model.vqvae.load_state_dict(stage1["model"])
+    model.vqvae.load_state_dict(refined_vqvae_state(run))
     model.prior_top.load_state_dict(stage2["prior_top"])
     model.prior_bottom.load_state_dict(stage2["prior_bottom"])
     registry_path = out.parent / zoo.REGISTRY_FILE

@@ -1,0 +1,136 @@
+"""Stage 1b (optional): refine the synthesis side with the codes frozen.
+
+In stage 1 the decoder chases codebooks that move every step. Once they are fixed, training
+only the layers that turn codes into pixels (`upsample_top`, `dec`) raises PSNR at exactly the
+same rate: the encoder, the codebooks and `dec_top` (which shapes the bottom quantizer's input)
+do not change, so the code maps, and the priors fitted to them in stage 2, stay valid. It can
+therefore run at the same time as stage 2. Its weights go to `decoder.ckpt`; export prefers
+them over stage 1's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from vqcodec.config import ModelConfig
+from vqcodec.data import CropDataset, list_images, split_holdout
+from vqcodec.training.common import JsonlLog, cosine_lr, load_checkpoint, psnr, save_checkpoint
+from vqcodec.training.distributed import DistContext
+from vqcodec.training.vqvae_stage import validate
+from vqcodec.vqvae import HierarchicalVQVAE
+
+SYNTHESIS = ("upsample_top.", "dec.")  # parameter prefixes trained here
+
+
+def is_synthesis(name: str) -> bool:
+    return name.startswith(SYNTHESIS)
+
+
+class Synthesis(nn.Module):
+    """The trained layers behind one forward, so data parallelism sees a single module."""
+
+    def __init__(self, model: HierarchicalVQVAE) -> None:
+        super().__init__()
+        self.upsample_top, self.dec = model.upsample_top, model.dec
+
+    def forward(self, q_top: torch.Tensor, q_bottom: torch.Tensor) -> torch.Tensor:
+        return self.dec(torch.cat([self.upsample_top(q_top), q_bottom], 1)) + 0.5
+
+
+@dataclass(frozen=True)
+class DecoderTrainArgs:
+    data: Path
+    run: Path
+    steps: int = 2000
+    batch: int = 16
+    crop: int = 128
+    lr: float = 2e-4
+    seed: int = 0
+    eval_every: int = 500
+    threads: int = 0
+
+
+def refined_vqvae_state(run: Path) -> dict[str, torch.Tensor]:
+    """Stage 1's weights with the refined synthesis layers (if stage 1b ran) laid over them."""
+    stage1 = load_checkpoint(run / "vqvae.ckpt")
+    if stage1 is None:
+        raise FileNotFoundError(f"{run / 'vqvae.ckpt'}: run stage 1 first")
+    state = dict(stage1["model"])
+    if (refined := load_checkpoint(run / "decoder.ckpt")) is not None:
+        state.update(refined["synthesis"])
+    return state
+
+
+def train_decoder(args: DecoderTrainArgs) -> Path:
+    """Refine (or resume refining) the synthesis layers of the run in `args.run`."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ctx = DistContext.from_env()
+    cfg = ModelConfig.from_json((args.run / "config.json").read_text())
+    model = HierarchicalVQVAE(cfg.vqvae)
+    model.load_state_dict(refined_vqvae_state(args.run))
+    trainable = [p for n, p in model.named_parameters() if is_synthesis(n)]
+    for name, param in model.named_parameters():
+        param.requires_grad_(is_synthesis(name))
+    torch.manual_seed(args.seed)
+    train_paths, val_paths = split_holdout(list_images(args.data))
+    data = CropDataset(train_paths, args.crop, seed=args.seed + 1000 + ctx.rank)
+    opt = torch.optim.Adam(trainable, lr=args.lr)
+    ckpt_path = args.run / "decoder.ckpt"
+    step = 0
+    if (state := load_checkpoint(ckpt_path)) is not None:
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+        if ctx.is_main:
+            data.rng.bit_generator.state = json.loads(state["rng"])
+        else:
+            data.rng = np.random.default_rng([args.seed, ctx.rank, step])
+    model.eval()  # quantizers frozen: no EMA updates, no restarts
+    net = ctx.wrap(Synthesis(model))
+    log = JsonlLog(args.run / "decoder_log.jsonl")
+    if ctx.is_main and step == 0:
+        log.write(step=0, val_psnr=validate(model, val_paths))
+        model.eval()
+    bar = tqdm(total=args.steps, initial=step, desc="stage 1b (decoder)", disable=not ctx.is_main)
+    while step < args.steps:
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, args.steps, args.lr, warmup=50)
+        x = data.batch(args.batch)
+        with torch.no_grad():
+            q_top, q_bottom, *_ = model._quantize(x)
+        reconstruction = net(q_top, q_bottom)
+        loss = F.mse_loss(reconstruction, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        bar.update(1)
+        if ctx.is_main and (step % 50 == 0 or step == args.steps):
+            row = dict(step=step, loss=loss.item(), psnr=psnr(reconstruction, x))
+            if step % args.eval_every == 0 or step == args.steps:
+                row["val_psnr"] = validate(model, val_paths)
+                model.eval()
+                synthesis = {n: t for n, t in model.state_dict().items() if is_synthesis(n)}
+                save_checkpoint(
+                    ckpt_path,
+                    dict(
+                        synthesis=synthesis,
+                        opt=opt.state_dict(),
+                        step=step,
+                        rng=json.dumps(data.rng.bit_generator.state),
+                    ),
+                )
+            log.write(**row)
+            bar.set_postfix(loss=f"{row['loss']:.4f}", psnr=f"{row['psnr']:.2f}")
+    bar.close()
+    ctx.barrier()
+    ctx.close()
+    return ckpt_path
