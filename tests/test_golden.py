@@ -1,8 +1,9 @@
 """Files written by earlier versions keep decoding to the same image (format stability).
 
-`tests/data/golden_v1.vqz` was written by format version 1 with model q1 from a 96x64 crop of
-examples/sample.png; its decoded pixels must keep their sha256. If the format or the schedule
-must change, bump bitstream.VERSION and keep a reader for this file, do not regenerate it.
+`tests/data/golden_v1.vqz` was written by format version 1 with model id 1 (s4-t512-b512, first
+shipped as "q1") from a 96x64 crop of examples/sample.png; its decoded pixels must keep their
+sha256. If the format or the schedule must change, bump bitstream.VERSION and keep a reader for
+this file, do not regenerate it.
 """
 
 import hashlib
@@ -27,4 +28,4 @@ def test_golden_v1_file_decodes_to_the_same_pixels():
 
 def test_golden_v1_file_is_what_the_encoder_writes_today():
     crop = np.asarray(Image.open(SAMPLE).convert("RGB"))[100:164, 150:246]
-    assert vqcodec.compress(crop, model="q1") == GOLDEN.read_bytes()
+    assert vqcodec.compress(crop, model="s4-t512-b512") == GOLDEN.read_bytes()

@@ -300,7 +300,7 @@ def models() -> None:
         mark = "  (default)" if entry.name == default else ""
         quality = f"q{entry.quality}" if entry.quality else "  "
         click.echo(
-            f"{entry.model_id:>3}  {quality:<4} {entry.name:<10} sha256 {entry.sha256[:12]}…{mark}"
+            f"{entry.model_id:>3}  {quality:<4} {entry.name:<16} sha256 {entry.sha256[:12]}…{mark}"
         )
 
 
