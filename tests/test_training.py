@@ -76,6 +76,8 @@ def test_train_export_and_code(tmp_path, tiny_data, monkeypatch):
     assert registry["default"] == "tiny" and registry["models"][0]["id"] == 1
     assert registry["models"][0]["quality"] == 1
     assert CliRunner().invoke(main, ["export", str(run), "-o", str(models / "tiny")]).exit_code != 0
+    taken = CliRunner().invoke(main, ["export", str(run), "-o", str(models / "t2"), "-q", "1"])
+    assert taken.exit_code != 0 and not (models / "t2").exists()
 
     monkeypatch.setenv("VQCODEC_MODEL_DIR", str(models))
     api._load.cache_clear()

@@ -338,6 +338,7 @@ _DATA = click.Path(exists=True, file_okay=False, path_type=Path)
     help="Start a new run from this stage-1 checkpoint (layers of equal shape).",
 )
 @click.option("--threads", default=0, help="torch threads (0: default).")
+@friendly_errors
 def train_vqvae_cmd(
     data: Path,
     run: Path,
@@ -398,6 +399,7 @@ def train_vqvae_cmd(
 @click.option("--layers", default=4, show_default=True)
 @click.option("--kernel", default=3, show_default=True, help="Masked kernel size (odd).")
 @click.option("--threads", default=0, help="torch threads (0: default).")
+@friendly_errors
 def train_prior_cmd(
     run: Path,
     data: Path,
@@ -436,6 +438,7 @@ def train_prior_cmd(
 @click.option("--lr", default=2e-4, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--threads", default=0, help="torch threads (0: default).")
+@friendly_errors
 def train_decoder_cmd(
     run: Path, data: Path, steps: int, batch: int, crop: int, lr: float, seed: int, threads: int
 ) -> None:
@@ -455,6 +458,7 @@ def train_decoder_cmd(
 @click.option("-o", "--output", type=_PATH, required=True, help="models/NAME")
 @click.option("--default", "make_default", is_flag=True, help="Make it the default model.")
 @click.option("-q", "--quality", type=int, default=None, help="Its level on the rate ladder.")
+@friendly_errors
 def export_cmd(run: Path, output: Path, make_default: bool, quality: int | None) -> None:
     """Export a trained RUN as a zoo model (safetensors + config + sha256 in zoo.json)."""
     from vqcodec.training.export import export_run

@@ -8,6 +8,7 @@ from pathlib import Path
 from vqcodec import zoo
 from vqcodec.codec import CodecModel, save_model
 from vqcodec.config import ModelConfig
+from vqcodec.errors import ModelError
 from vqcodec.training.common import load_checkpoint
 from vqcodec.training.decoder_stage import refined_vqvae_state
 
@@ -28,8 +29,15 @@ def export_run(
     registry = json.loads(registry_path.read_text()) if registry_path.exists() else {"models": []}
     name = out.name
     if any(m["name"] == name for m in registry["models"]):
-        raise FileExistsError(
+        raise ModelError(
             f"model {name!r} is already in the zoo; ids and weights are append-only"
+        )
+    holder = next(
+        (m["name"] for m in registry["models"] if quality and m.get("quality") == quality), None
+    )
+    if holder is not None:
+        raise ModelError(
+            f"quality {quality} belongs to model {holder!r}; re-rank the ladder in zoo.json first"
         )
     sha = save_model(model, out)
     model_id = 1 + max((m["id"] for m in registry["models"]), default=0)
