@@ -191,8 +191,11 @@ def rate_difference(
                 test_q,
                 method="akima",
                 require_matching_points=False,
+                min_overlap=0,  # the overlap is reported in the method instead
             )
-            return float(value), "bd-rate (akima)"
+            lo, hi = max(min(anchor_q), min(test_q)), min(max(anchor_q), max(test_q))
+            share = 100 * (hi - lo) / (max(test_q) - min(test_q))
+            return float(value), f"bd-rate (akima) over {lo:.2f}-{hi:.2f} dB ({share:.0f} % of ours)"
         except (ValueError, ZeroDivisionError):
             pass
     qs, rates = [q for q, _ in a], [math.log(r) for _, r in a]
