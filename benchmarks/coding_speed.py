@@ -56,7 +56,9 @@ def main() -> None:
     parser.add_argument("--models", default=None, help="comma-separated names (default: all)")
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
-    names = args.models.split(",") if args.models else sorted(zoo.entries())
+    ladder = zoo.ladder()
+    others = sorted(set(zoo.entries()) - set(ladder))
+    names = args.models.split(",") if args.models else ladder + others
     paths = list_images(args.data)[: args.limit]
     report = {"env": environment(), "data": str(args.data), "models": {}}
     for name in names:

@@ -1,9 +1,10 @@
-"""Render the README's result tables from the committed benchmark JSON (never by hand).
+"""Render the result tables of the README and the model card from the committed benchmark JSON
+(never by hand).
 
     python benchmarks/readme_tables.py            # print the tables
-    python benchmarks/readme_tables.py --write    # replace them between the README's markers
+    python benchmarks/readme_tables.py --write    # replace them between the documents' markers
 
-tests/test_readme.py checks that the README holds exactly what this renders.
+tests/test_readme.py checks that both documents hold exactly what this renders.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from vqcodec.bench_report import rate_cells
 ROOT = Path(__file__).resolve().parents[1]
 KODAK = ROOT / "benchmarks" / "results" / "kodak"
 README = ROOT / "README.md"
+CARD = ROOT / "models" / "README.md"
+DOCUMENTS = [README, CARD]
 
 
 def _load(name: str) -> dict:
@@ -74,17 +77,42 @@ def speed_table() -> str:
     return "\n".join(lines)
 
 
-TABLES = {"bench": bench_table, "speed": speed_table}
+def card_table() -> str:
+    """Each shipped model's Kodak results, in ladder order, for the model card."""
+    from vqcodec import zoo
+
+    vq = _load("vqcodec")
+    by_name = {m["setting"]: m for m in vq["models"]}
+    lines = [
+        f"Kodak, {vq['images_count']} images, real file sizes (`benchmarks/results/kodak/`, "
+        f"commit {vq['env']['commit']}; decode seconds on {vq['env']['cpu']}, 1 torch thread):",
+        "",
+        "| quality | model (id) | bpp (file) | bpp (ideal) | PSNR RGB | MS-SSIM | decode s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in zoo.ladder():
+        m, entry = by_name[name], zoo.get(name)
+        lines.append(
+            f"| {entry.quality} | {name} ({entry.model_id}) | {m['bpp']:.4f} | "
+            f"{m['ideal_bpp']:.4f} | {m['psnr-rgb']:.2f} dB | {m['ms-ssim']:.4f} | "
+            f"{m['decoding_time']:.2f} |"
+        )
+    return "\n".join(lines)
 
 
-def render(readme: str) -> str:
+TABLES = {"bench": bench_table, "speed": speed_table, "card": card_table}
+
+
+def render(text: str) -> str:
+    """`text` with every marked table replaced by a fresh rendering."""
     for name, make in TABLES.items():
         pattern = re.compile(
             rf"(<!-- {name}-table:start -->\n).*?(<!-- {name}-table:end -->)", re.S
         )
-        table = make()
-        readme = pattern.sub(lambda m, t=table: m.group(1) + t + "\n" + m.group(2), readme)
-    return readme
+        if pattern.search(text):
+            table = make()
+            text = pattern.sub(lambda m, t=table: m.group(1) + t + "\n" + m.group(2), text)
+    return text
 
 
 def main() -> None:
@@ -92,7 +120,8 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     if args.write:
-        README.write_text(render(README.read_text()))
+        for doc in DOCUMENTS:
+            doc.write_text(render(doc.read_text()))
     else:
         for make in TABLES.values():
             print(make(), end="\n\n")

@@ -1,4 +1,5 @@
-"""The README's result tables are exactly what the committed benchmark JSON renders to."""
+"""The result tables of the README and the model card are exactly what the committed benchmark
+JSON renders to."""
 
 import importlib.util
 
@@ -15,8 +16,9 @@ def test_readme_tables_match_committed_json():
     spec.loader.exec_module(module)
     if not (module.KODAK / "vqcodec.json").exists():
         pytest.skip("no committed benchmark results")
-    readme = module.README.read_text()
+    readme, card = module.README.read_text(), module.CARD.read_text()
     assert "<!-- bench-table:start -->" in readme and "<!-- speed-table:start -->" in readme
-    for make in module.TABLES.values():
-        assert make() in readme, "run: python benchmarks/readme_tables.py --write"
-    assert module.render(readme) == readme
+    assert "<!-- card-table:start -->" in card
+    for make, doc in [("bench", readme), ("speed", readme), ("card", card)]:
+        assert module.TABLES[make]() in doc, "run: python benchmarks/readme_tables.py --write"
+    assert module.render(readme) == readme and module.render(card) == card

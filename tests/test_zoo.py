@@ -70,3 +70,17 @@ def test_registry_ids_are_unique(model_copy):
     assert len(ids) == len(set(ids)) and registry["default"] in {
         m["name"] for m in registry["models"]
     }
+
+
+def test_shipped_ladder_is_contiguous_and_ordered_by_measured_rate():
+    """Quality 1..N, one model each, and the committed Kodak results rise in rate with quality
+    (so `--quality` means what users expect, and the bench JSON covers every shipped model)."""
+    ladder = zoo.ladder()
+    assert [zoo.get(name).quality for name in ladder] == list(range(1, len(ladder) + 1))
+    results = json.loads(
+        (zoo.models_dir().parent / "benchmarks/results/kodak/vqcodec.json").read_text()
+    )
+    bpp = {m["setting"]: m["bpp"] for m in results["models"]}
+    assert set(ladder) <= set(bpp), "benchmark results are missing a shipped model"
+    rates = [bpp[name] for name in ladder]
+    assert rates == sorted(rates)

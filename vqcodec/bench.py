@@ -195,7 +195,8 @@ def rate_difference(
             )
             lo, hi = max(min(anchor_q), min(test_q)), min(max(anchor_q), max(test_q))
             share = 100 * (hi - lo) / (max(test_q) - min(test_q))
-            return float(value), f"bd-rate (akima) over {lo:.2f}-{hi:.2f} dB ({share:.0f} % of ours)"
+            span = f"{lo:.2f}-{hi:.2f} dB ({share:.0f} % of ours)"
+            return float(value), f"bd-rate (akima) over {span}"
         except (ValueError, ZeroDivisionError):
             pass
     qs, rates = [q for q, _ in a], [math.log(r) for _, r in a]

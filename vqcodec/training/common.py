@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 
@@ -38,6 +39,22 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def crop_rng_state(rng: np.random.Generator) -> str:
+    """The crop sampler's state as checkpoints store it."""
+    return json.dumps(rng.bit_generator.state)
+
+
+def resumed_crop_rng(
+    rng: np.random.Generator, state: dict[str, Any], seed: int, rank: int
+) -> np.random.Generator:
+    """The crop sampler of a resumed run: rank 0 continues its saved stream exactly; other ranks
+    (whose streams are not saved) start a fresh one keyed by the step."""
+    if rank == 0:
+        rng.bit_generator.state = json.loads(state["rng"])
+        return rng
+    return np.random.default_rng([seed, rank, state["step"]])
 
 
 class JsonlLog:

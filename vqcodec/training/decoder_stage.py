@@ -10,11 +10,9 @@ them over stage 1's.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,7 +20,15 @@ from tqdm import tqdm
 
 from vqcodec.config import ModelConfig
 from vqcodec.data import CropDataset, list_images, split_holdout
-from vqcodec.training.common import JsonlLog, cosine_lr, load_checkpoint, psnr, save_checkpoint
+from vqcodec.training.common import (
+    JsonlLog,
+    cosine_lr,
+    crop_rng_state,
+    load_checkpoint,
+    psnr,
+    resumed_crop_rng,
+    save_checkpoint,
+)
 from vqcodec.training.distributed import DistContext
 from vqcodec.training.vqvae_stage import validate
 from vqcodec.vqvae import HierarchicalVQVAE
@@ -89,10 +95,7 @@ def train_decoder(args: DecoderTrainArgs) -> Path:
     if (state := load_checkpoint(ckpt_path)) is not None:
         opt.load_state_dict(state["opt"])
         step = state["step"]
-        if ctx.is_main:
-            data.rng.bit_generator.state = json.loads(state["rng"])
-        else:
-            data.rng = np.random.default_rng([args.seed, ctx.rank, step])
+        data.rng = resumed_crop_rng(data.rng, state, args.seed, ctx.rank)
     model.eval()  # quantizers frozen: no EMA updates, no restarts
     net = ctx.wrap(Synthesis(model))
     log = JsonlLog(args.run / "decoder_log.jsonl")
@@ -125,7 +128,7 @@ def train_decoder(args: DecoderTrainArgs) -> Path:
                         synthesis=synthesis,
                         opt=opt.state_dict(),
                         step=step,
-                        rng=json.dumps(data.rng.bit_generator.state),
+                        rng=crop_rng_state(data.rng),
                     ),
                 )
             log.write(**row)

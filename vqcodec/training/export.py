@@ -29,9 +29,7 @@ def export_run(
     registry = json.loads(registry_path.read_text()) if registry_path.exists() else {"models": []}
     name = out.name
     if any(m["name"] == name for m in registry["models"]):
-        raise ModelError(
-            f"model {name!r} is already in the zoo; ids and weights are append-only"
-        )
+        raise ModelError(f"model {name!r} is already in the zoo; ids and weights are append-only")
     holder = next(
         (m["name"] for m in registry["models"] if quality and m.get("quality") == quality), None
     )

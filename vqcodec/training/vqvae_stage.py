@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -15,8 +13,10 @@ from vqcodec.data import CropDataset, list_images, load_full, split_holdout
 from vqcodec.training.common import (
     JsonlLog,
     cosine_lr,
+    crop_rng_state,
     load_checkpoint,
     psnr,
+    resumed_crop_rng,
     save_checkpoint,
 )
 from vqcodec.training.distributed import DistContext
@@ -102,10 +102,7 @@ def train_vqvae(args: VQVAETrainArgs, cfg: ModelConfig) -> Path:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
-        if ctx.is_main:
-            data.rng.bit_generator.state = json.loads(state["rng"])
-        else:
-            data.rng = np.random.default_rng([args.seed, ctx.rank, step])
+        data.rng = resumed_crop_rng(data.rng, state, args.seed, ctx.rank)
         torch.manual_seed(args.seed + step)
     elif args.init is not None:
         copied = init_from(model, args.init)
@@ -146,7 +143,7 @@ def train_vqvae(args: VQVAETrainArgs, cfg: ModelConfig) -> Path:
                         model=model.state_dict(),
                         opt=opt.state_dict(),
                         step=step,
-                        rng=json.dumps(data.rng.bit_generator.state),
+                        rng=crop_rng_state(data.rng),
                     ),
                 )
             log.write(**row)
