@@ -41,9 +41,16 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def crop_rng_state(rng: np.random.Generator) -> str:
-    """The crop sampler's state as checkpoints store it."""
-    return json.dumps(rng.bit_generator.state)
+def save_training_state(
+    path: Path,
+    opt: torch.optim.Optimizer,
+    step: int,
+    rng: np.random.Generator,
+    **weights: dict[str, torch.Tensor],
+) -> None:
+    """A resumable checkpoint: the weights, the optimizer, the step and the crop sampler."""
+    state = dict(weights, opt=opt.state_dict(), step=step, rng=json.dumps(rng.bit_generator.state))
+    save_checkpoint(path, state)
 
 
 def resumed_crop_rng(

@@ -23,11 +23,10 @@ from vqcodec.data import CropDataset, list_images, split_holdout
 from vqcodec.training.common import (
     JsonlLog,
     cosine_lr,
-    crop_rng_state,
     load_checkpoint,
     psnr,
     resumed_crop_rng,
-    save_checkpoint,
+    save_training_state,
 )
 from vqcodec.training.distributed import DistContext
 from vqcodec.training.vqvae_stage import validate
@@ -122,15 +121,7 @@ def train_decoder(args: DecoderTrainArgs) -> Path:
                 row["val_psnr"] = validate(model, val_paths)
                 model.eval()
                 synthesis = {n: t for n, t in model.state_dict().items() if is_synthesis(n)}
-                save_checkpoint(
-                    ckpt_path,
-                    dict(
-                        synthesis=synthesis,
-                        opt=opt.state_dict(),
-                        step=step,
-                        rng=crop_rng_state(data.rng),
-                    ),
-                )
+                save_training_state(ckpt_path, opt, step, data.rng, synthesis=synthesis)
             log.write(**row)
             bar.set_postfix(loss=f"{row['loss']:.4f}", psnr=f"{row['psnr']:.2f}")
     bar.close()

@@ -3,7 +3,6 @@ cross-entropy in bits, the rate the codec will actually pay."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,8 @@ from vqcodec.training.common import (
     JsonlLog,
     cosine_lr,
     load_checkpoint,
-    save_checkpoint,
+    resumed_crop_rng,
+    save_training_state,
 )
 from vqcodec.training.distributed import DistContext
 
@@ -154,10 +154,7 @@ def train_priors(
         model.prior_bottom.load_state_dict(state["prior_bottom"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
-        if ctx.is_main:
-            rng.bit_generator.state = json.loads(state["rng"])
-        else:
-            rng = np.random.default_rng([args.seed, ctx.rank, step])
+        rng = resumed_crop_rng(rng, state, args.seed, ctx.rank)
     net = ctx.wrap(pair)
     log = JsonlLog(args.run / "prior_log.jsonl")
     bar = tqdm(total=args.steps, initial=step, desc="stage 2 (priors)", disable=not ctx.is_main)
@@ -175,15 +172,13 @@ def train_priors(
             row = dict(step=step, bits_top=loss_t.item(), bits_bottom=loss_b.item())
             if step % args.eval_every == 0 or step == args.steps:
                 row.update(validate(model, val_maps))
-                save_checkpoint(
+                save_training_state(
                     ckpt_path,
-                    dict(
-                        prior_top=model.prior_top.state_dict(),
-                        prior_bottom=model.prior_bottom.state_dict(),
-                        opt=opt.state_dict(),
-                        step=step,
-                        rng=json.dumps(rng.bit_generator.state),
-                    ),
+                    opt,
+                    step,
+                    rng,
+                    prior_top=model.prior_top.state_dict(),
+                    prior_bottom=model.prior_bottom.state_dict(),
                 )
             log.write(**row)
             bar.set_postfix(top=f"{row['bits_top']:.2f}", bottom=f"{row['bits_bottom']:.2f}")

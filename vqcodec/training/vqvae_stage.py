@@ -13,11 +13,10 @@ from vqcodec.data import CropDataset, list_images, load_full, split_holdout
 from vqcodec.training.common import (
     JsonlLog,
     cosine_lr,
-    crop_rng_state,
     load_checkpoint,
     psnr,
     resumed_crop_rng,
-    save_checkpoint,
+    save_training_state,
 )
 from vqcodec.training.distributed import DistContext
 from vqcodec.vqvae import HierarchicalVQVAE
@@ -137,15 +136,7 @@ def train_vqvae(args: VQVAETrainArgs, cfg: ModelConfig) -> Path:
             )
             if step % args.eval_every == 0 or step == args.steps:
                 row["val_psnr"] = validate(model, val_paths)
-                save_checkpoint(
-                    ckpt_path,
-                    dict(
-                        model=model.state_dict(),
-                        opt=opt.state_dict(),
-                        step=step,
-                        rng=crop_rng_state(data.rng),
-                    ),
-                )
+                save_training_state(ckpt_path, opt, step, data.rng, model=model.state_dict())
             log.write(**row)
             bar.set_postfix(loss=f"{row['loss']:.4f}", psnr=f"{row['psnr']:.2f}")
     bar.close()
