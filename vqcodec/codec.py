@@ -34,7 +34,7 @@ class CodecModel(nn.Module):
         self.prior_bottom = PixelCNN(cfg.prior_bottom)
 
 
-def map_sizes(width: int, height: int, stride: int = 4) -> tuple[tuple[int, int], tuple[int, int]]:
+def map_sizes(width: int, height: int, stride: int) -> tuple[tuple[int, int], tuple[int, int]]:
     """((top H, top W), (bottom H, bottom W)) for an image of the given original size."""
     top_h, top_w = -(-height // (2 * stride)), -(-width // (2 * stride))
     return (top_h, top_w), (2 * top_h, 2 * top_w)

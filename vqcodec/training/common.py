@@ -6,11 +6,27 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+
+@dataclass(frozen=True)
+class StageArgs:
+    """What every training stage is given; each stage's own class sets its defaults."""
+
+    data: Path  # folder of training images
+    run: Path  # run folder (an existing one resumes)
+    steps: int = 3000
+    batch: int = 16
+    crop: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    eval_every: int = 500
+    threads: int = 0  # 0: torch default
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -22,6 +22,7 @@ from vqcodec.config import ModelConfig
 from vqcodec.data import CropDataset, list_images, split_holdout
 from vqcodec.training.common import (
     JsonlLog,
+    StageArgs,
     cosine_lr,
     load_checkpoint,
     psnr,
@@ -51,16 +52,9 @@ class Synthesis(nn.Module):
 
 
 @dataclass(frozen=True)
-class DecoderTrainArgs:
-    data: Path
-    run: Path
+class DecoderTrainArgs(StageArgs):
     steps: int = 2000
-    batch: int = 16
-    crop: int = 128
     lr: float = 2e-4
-    seed: int = 0
-    eval_every: int = 500
-    threads: int = 0
 
 
 def refined_vqvae_state(run: Path) -> dict[str, torch.Tensor]:
@@ -100,7 +94,6 @@ def train_decoder(args: DecoderTrainArgs) -> Path:
     log = JsonlLog(args.run / "decoder_log.jsonl")
     if ctx.is_main and step == 0:
         log.write(step=0, val_psnr=validate(model, val_paths))
-        model.eval()
     bar = tqdm(total=args.steps, initial=step, desc="stage 1b (decoder)", disable=not ctx.is_main)
     while step < args.steps:
         for group in opt.param_groups:
@@ -119,7 +112,6 @@ def train_decoder(args: DecoderTrainArgs) -> Path:
             row = dict(step=step, loss=loss.item(), psnr=psnr(reconstruction, x))
             if step % args.eval_every == 0 or step == args.steps:
                 row["val_psnr"] = validate(model, val_paths)
-                model.eval()
                 synthesis = {n: t for n, t in model.state_dict().items() if is_synthesis(n)}
                 save_training_state(ckpt_path, opt, step, data.rng, synthesis=synthesis)
             log.write(**row)

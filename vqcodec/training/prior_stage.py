@@ -19,6 +19,7 @@ from vqcodec.config import ModelConfig, PriorConfig
 from vqcodec.data import list_images, split_holdout
 from vqcodec.training.common import (
     JsonlLog,
+    StageArgs,
     cosine_lr,
     load_checkpoint,
     resumed_crop_rng,
@@ -28,16 +29,8 @@ from vqcodec.training.distributed import DistContext
 
 
 @dataclass(frozen=True)
-class PriorTrainArgs:
-    data: Path
-    run: Path
-    steps: int = 3000
-    batch: int = 16
+class PriorTrainArgs(StageArgs):
     crop: int = 32  # bottom-map crop; the top crop is half of it
-    lr: float = 1e-3
-    seed: int = 0
-    eval_every: int = 500
-    threads: int = 0
 
 
 CodeMaps = list[tuple[torch.Tensor, torch.Tensor]]  # (top (h, w), bottom (2h, 2w)) per image
@@ -108,7 +101,9 @@ def _crop_batch(maps: CodeMaps, size: int, batch: int, rng: np.random.Generator)
 
 @torch.no_grad()
 def validate(model: CodecModel, maps: CodeMaps) -> dict[str, float]:
-    """Teacher-forced bits per code of each prior on whole held-out maps."""
+    """Teacher-forced bits per code of each prior on whole held-out maps (the model keeps its
+    mode)."""
+    was_training = model.training
     model.eval()
     bits_t = bits_b = n_t = n_b = 0.0
     for top, bottom in maps:
@@ -116,7 +111,7 @@ def validate(model: CodecModel, maps: CodeMaps) -> dict[str, float]:
         bits_t += model.prior_top.bits(top).item()
         bits_b += model.prior_bottom.bits(bottom, top).item()
         n_t, n_b = n_t + top.numel(), n_b + bottom.numel()
-    model.train()
+    model.train(was_training)
     pixels = n_b * model.vqvae.cfg.stride**2
     return dict(
         val_bits_top=bits_t / n_t, val_bits_bottom=bits_b / n_b, val_bpp=(bits_t + bits_b) / pixels

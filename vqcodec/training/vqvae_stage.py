@@ -12,6 +12,7 @@ from vqcodec.config import ModelConfig
 from vqcodec.data import CropDataset, list_images, load_full, split_holdout
 from vqcodec.training.common import (
     JsonlLog,
+    StageArgs,
     cosine_lr,
     load_checkpoint,
     psnr,
@@ -23,16 +24,9 @@ from vqcodec.vqvae import HierarchicalVQVAE
 
 
 @dataclass(frozen=True)
-class VQVAETrainArgs:
-    data: Path
-    run: Path
+class VQVAETrainArgs(StageArgs):
     steps: int = 6000
-    batch: int = 16
-    crop: int = 128
     lr: float = 5e-4
-    seed: int = 0
-    eval_every: int = 500
-    threads: int = 0  # 0: torch default
     init: Path | None = None  # a stage-1 checkpoint to start from (a new run only)
 
 
@@ -46,10 +40,12 @@ def code_usage(idx: torch.Tensor, codes: int) -> tuple[float, int]:
 
 @torch.no_grad()
 def validate(model: HierarchicalVQVAE, paths: list[Path]) -> float:
+    """Mean PSNR of whole held-out images, in eval mode; the model keeps the mode it had."""
+    was_training = model.training
     model.eval()
     align = model.cfg.align
     scores = [psnr(model(x := load_full(p, align)).reconstruction, x) for p in paths]
-    model.train()
+    model.train(was_training)
     return sum(scores) / len(scores)
 
 
