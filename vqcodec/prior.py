@@ -18,6 +18,8 @@ of the kept taps followed by one GEMM. Encoder and decoder both use it (the dete
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -59,6 +61,40 @@ class MaskedConv2d(nn.Conv2d):
 act = F.gelu
 
 
+@dataclass(frozen=True)
+class Dense:
+    """One layer in gathered form: out (n, COUT) = in (n, CIN') @ weight (CIN', COUT) + bias."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+
+
+@dataclass(frozen=True)
+class PriorLayers:
+    """The prior network as plain tensors, in evaluation order: the one definition that the
+    float stepper and the integer (format 2) form are both built from.
+
+    Masked layers are in gathered form (rows (tap, channel), taps in `taps_a` / `taps_b` order);
+    the conditioning network (`cond_*`, bottom prior only) stays in convolution form.
+    """
+
+    taps_a: list[tuple[int, int]]  # first layer (mask A: centre excluded)
+    taps_b: list[tuple[int, int]]  # residual masked layers (mask B)
+    embed: torch.Tensor  # (K, E)
+    first: Dense  # (taps_a * E, C)
+    convs: list[Dense]  # (taps_b * C, C) each
+    mixes: list[Dense]  # (C, C) each
+    head: list[Dense]  # (C, C), (C, K)
+    cond_embed: torch.Tensor | None  # (K_cond, E)
+    cond_convs: list[nn.Conv2d]  # 3x3, 3x3 (each followed by GELU)
+    cond_up: nn.ConvTranspose2d | None  # 4x4 stride 2 (followed by GELU)
+    cond_out: Dense | None  # 1x1 -> C * (layers + 1): per-layer additive features
+
+
+def _dense(conv: nn.Conv2d) -> Dense:
+    return Dense(conv.weight[:, :, 0, 0].t().contiguous(), conv.bias.detach().clone())
+
+
 class PixelCNN(nn.Module):
     """Autoregressive prior over a (B, H, W) code map, optionally conditioned on a coarser map."""
 
@@ -85,6 +121,26 @@ class PixelCNN(nn.Module):
                 nn.GELU(),
                 nn.Conv2d(cc, c * (cfg.layers + 1), 1),
             )
+
+    @torch.no_grad()
+    def layers(self) -> PriorLayers:
+        """This network's weights as a `PriorLayers` (detached copies)."""
+        masked = [self.first, *self.convs]
+        dense = [Dense(m.tap_matrix().detach(), m.bias.detach().clone()) for m in masked]
+        cond = self.cfg.cond_codes > 0
+        return PriorLayers(
+            taps_a=self.first.taps(),
+            taps_b=self.convs[0].taps() if self.convs else [],
+            embed=self.embed.weight.detach().clone(),
+            first=dense[0],
+            convs=dense[1:],
+            mixes=[_dense(m) for m in self.mixes],
+            head=[_dense(self.head[1]), _dense(self.head[3])],
+            cond_embed=self.cond_embed.weight.detach().clone() if cond else None,
+            cond_convs=[self.cond_net[0], self.cond_net[2]] if cond else [],
+            cond_up=self.cond_net[4] if cond else None,
+            cond_out=_dense(self.cond_net[6]) if cond else None,
+        )
 
     def condition(
         self, cond_idx: torch.Tensor | None, shape: tuple[int, int]
@@ -133,35 +189,34 @@ class PixelCNNStepper:
         size = (height + r) * self.wp
         self.emb_buf = torch.zeros(size, cfg.embed_dim)
         self.act_bufs = [torch.zeros(size, cfg.channels) for _ in range(cfg.layers)]
-        masked = [net.first, *net.convs]
+        layers = net.layers()
+        masked = [layers.first, *layers.convs]
         with torch.no_grad():
             feats = net.condition(None if cond_idx is None else cond_idx[None], (height, width))
             # Additive term of each masked layer: its bias, plus (if conditional) the layer's
             # conditioning features as (H * W, C) rows, so one gather per step adds both.
             self.additive = [
-                conv.bias.detach()
+                d.bias
                 if f is None
-                else (f[0].permute(1, 2, 0).reshape(height * width, -1) + conv.bias).contiguous()
-                for conv, f in zip(masked, feats, strict=True)
+                else (f[0].permute(1, 2, 0).reshape(height * width, -1) + d.bias).contiguous()
+                for d, f in zip(masked, feats, strict=True)
             ]
-            self.weights = [conv.tap_matrix().detach() for conv in masked]
-            self.mixes = [
-                (m.weight[:, :, 0, 0].t().contiguous(), m.bias.detach()) for m in net.mixes
-            ]
-            h1, h2 = net.head[1], net.head[3]
-            self.head = [(h.weight[:, :, 0, 0].t().contiguous(), h.bias.detach()) for h in (h1, h2)]
-        self.offsets_a = self._offsets(net.first)  # mask A (first layer)
-        self.offsets_b = self._offsets(net.convs[0]) if cfg.layers else self.offsets_a
+        self.embed = layers.embed
+        self.weights = [d.weight for d in masked]
+        self.mixes = [(d.weight, d.bias) for d in layers.mixes]
+        self.head = [(d.weight, d.bias) for d in layers.head]
+        self.offsets_a = self._offsets(layers.taps_a)  # mask A (first layer)
+        self.offsets_b = self._offsets(layers.taps_b) if cfg.layers else self.offsets_a
 
-    def _offsets(self, conv: MaskedConv2d) -> torch.Tensor:
-        return torch.tensor([dy * self.wp + dx for dy, dx in conv.taps()], dtype=torch.long)
+    def _offsets(self, taps: list[tuple[int, int]]) -> torch.Tensor:
+        return torch.tensor([dy * self.wp + dx for dy, dx in taps], dtype=torch.long)
 
     def flat_index(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         return (rows + self.r) * self.wp + cols + self.r
 
     def set_symbols(self, rows: torch.Tensor, cols: torch.Tensor, symbols: torch.Tensor) -> None:
         """Make decoded (or known) symbols visible to later steps."""
-        rows_emb = self.net.embed.weight.detach().index_select(0, symbols)
+        rows_emb = self.embed.index_select(0, symbols)
         self.emb_buf.index_copy_(0, self.flat_index(rows, cols), rows_emb)
 
     def _masked(self, layer: int, buf: torch.Tensor, taps: torch.Tensor, plain: torch.Tensor):
