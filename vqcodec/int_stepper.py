@@ -124,7 +124,7 @@ class IntStepper:
 
     @torch.no_grad()
     def logits(self, front: Front) -> torch.Tensor:
-        net, lin, lut, dev = self.net, self.net.lin, self.net.lut, self.net.device
+        lin, lut, dev = self.net.lin, self.net.lut, self.net.device
         at, plain = front.at.to(dev), front.plain.to(dev)
         taps_b = front.taps_b.to(dev)
 

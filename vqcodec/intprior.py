@@ -178,7 +178,7 @@ def _conv_int(x: torch.Tensor, lin: TorchLinear, transpose: bool) -> torch.Tenso
     float64 (no Winograd/FFT conv algorithms, whose rounding is not exact)."""
     w = lin.weight.double()
     if transpose:  # 4x4, stride 2, padding 1: out[2i - 1 + ky, 2j - 1 + kx] += x[i, j] w[ky, kx]
-        b, cin, h, wd = x.shape
+        b, _, h, wd = x.shape
         cout = w.shape[1]
         full = torch.zeros(b, cout, 2 * h + 2, 2 * wd + 2, dtype=torch.float64, device=x.device)
         xf = x.double().permute(0, 2, 3, 1)  # (B, H, W, CIN)
@@ -188,7 +188,7 @@ def _conv_int(x: torch.Tensor, lin: TorchLinear, transpose: bool) -> torch.Tenso
                 full[:, :, ky : ky + 2 * h : 2, kx : kx + 2 * wd : 2] += contrib
         acc = full[:, :, 1 : 2 * h + 1, 1 : 2 * wd + 1]
     else:
-        b, cin, h, wd = x.shape
+        b, _, h, wd = x.shape
         k = w.shape[-1]
         if k == 1:
             acc = torch.einsum("bchw,oc->bohw", x.double(), w[:, :, 0, 0])

@@ -43,7 +43,7 @@ def gelu(v: np.ndarray, prior: IntPrior, table: str) -> np.ndarray:
 def masked_conv(
     x: np.ndarray, weight: np.ndarray, taps: list[tuple[int, int]], channels_in: int
 ) -> np.ndarray:
-    """(H, W, CIN) int -> (H, W, COUT) int64: sum over taps (dy, dx) of x[i + dy, j + dx] @ W_tap."""
+    """(H, W, CIN) -> (H, W, COUT) int64: the sum over taps (dy, dx) of x[i + dy, j + dx] @ W_t."""
     h, w, _ = x.shape
     r = max(max(abs(dy), abs(dx)) for dy, dx in taps)
     padded = np.zeros((h + 2 * r, w + 2 * r, channels_in), np.int64)
@@ -56,7 +56,7 @@ def masked_conv(
 
 
 def conv(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """'Same' k x k convolution, zero padding: (H, W, CIN) -> (H, W, COUT); weight (COUT, CIN, k, k)."""
+    """'Same' k x k convolution, zero padding: (H, W, CIN) -> (H, W, COUT); weight as torch's."""
     k = weight.shape[-1]
     r = k // 2
     taps = [(dy - r, dx - r) for dy in range(k) for dx in range(k)]
