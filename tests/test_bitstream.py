@@ -6,20 +6,35 @@ from vqcodec import bitstream
 from vqcodec.bitstream import Header
 from vqcodec.errors import CorruptStreamError, FormatError
 
-HEADER = Header(model_id=3, fingerprint=0xDEADBEEF, colour=bitstream.COLOUR_GRAY, backend=0,
-                width=768, height=512, len_top=5, len_bottom=7)  # fmt: skip
+HEADER = Header(model_id=3, fingerprint=0xDEADBEEF, colour=bitstream.COLOUR_GRAY, width=768,
+                height=512, tile=32, lengths=((5, 7), (1, 0), (300, 2)))  # fmt: skip
+V1 = Header(model_id=1, fingerprint=0x12345678, colour=bitstream.COLOUR_RGB, width=96,
+            height=64, tile=0, lengths=((5, 7),), arithmetic=bitstream.ARITHMETIC_FLOAT,
+            version=1)  # fmt: skip
+
+
+def streams_of(header: Header) -> list[list[bytes]]:
+    return [[bytes([65 + t * 2 + m]) * n for m, n in enumerate(tile)]
+            for t, tile in enumerate(header.lengths)]  # fmt: skip
 
 
 def packed(header: Header = HEADER) -> bytes:
-    return bitstream.pack(header, b"t" * header.len_top, b"b" * header.len_bottom, crc=1234)
+    return bitstream.pack(header, streams_of(header), crc=1234)
 
 
-def test_roundtrip_and_size():
+@pytest.mark.parametrize("header", [HEADER, V1], ids=["v2", "v1"])
+def test_roundtrip(header):
+    parsed = bitstream.unpack(packed(header))
+    assert parsed.header == header
+    assert (parsed.streams, parsed.crc) == (streams_of(header), 1234)
+
+
+def test_header_is_compact_and_names_its_arithmetic():
     data = packed()
-    parsed = bitstream.unpack(data)
-    assert parsed.header == HEADER
-    assert (parsed.top, parsed.bottom, parsed.crc) == (b"ttttt", b"bbbbbbb", 1234)
-    assert len(data) - 12 <= 32  # the header of a Kodak-sized image is compact
+    assert data[3] == 2  # version
+    assert data[11:13] == bytes([bitstream.ARITHMETIC_INT8_PRIOR, bitstream.CODER_RANGE_2_23])
+    payload = sum(sum(t) for t in HEADER.lengths)
+    assert len(data) - payload <= 40  # six streams of a Kodak-sized image
 
 
 @pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 16383, 16384, 2**32 - 1])
@@ -28,8 +43,9 @@ def test_varint_roundtrip(value):
     assert bitstream._read_varint(encoded, 0) == (value, len(encoded))
 
 
-def test_every_truncation_is_a_format_error():
-    data = packed()
+@pytest.mark.parametrize("header", [HEADER, V1], ids=["v2", "v1"])
+def test_every_truncation_is_a_format_error(header):
+    data = packed(header)
     for n in range(len(data)):
         with pytest.raises(FormatError):
             bitstream.unpack(data[:n])
@@ -48,22 +64,46 @@ def test_bad_magic_and_version():
         bitstream.unpack(data[:3] + bytes([9]) + data[4:])
 
 
+def _refield(data: bytes, pos: int, value: int) -> bytes:
+    """`data` with byte `pos` of the header replaced and the header check recomputed."""
+    _, end = bitstream._parse_fields(data)
+    fields = bytearray(data[:end])
+    fields[pos] = value
+    check = bitstream._header_check(bytes(fields))
+    return bytes(fields) + struct.pack("<HI", check, 1234) + data[end + 6 :]
+
+
+def test_unknown_arithmetic_coder_and_flags_are_refused():
+    data = packed()
+    with pytest.raises(FormatError, match="arithmetic 7"):
+        bitstream.unpack(_refield(data, 11, 7))
+    with pytest.raises(FormatError, match="entropy coder 0"):
+        bitstream.unpack(_refield(data, 12, 0))
+    with pytest.raises(FormatError, match="reserved"):
+        bitstream.unpack(_refield(data, 10, 0x81))
+
+
 def test_damaged_header_is_caught_before_decoding():
     data = bytearray(packed())
-    data[11] ^= 0x01  # width
+    data[13] ^= 0x01  # width
     with pytest.raises(CorruptStreamError, match="header"):
         bitstream.unpack(bytes(data))
 
 
 def test_huge_dimensions_refused_before_allocation():
-    huge = Header(1, 0, 0, 0, width=100_000, height=100_000, len_top=0, len_bottom=0)
-    data = bitstream.pack(huge, b"", b"", 0)
+    huge = Header(1, 0, 0, width=100_000, height=100_000, tile=0, lengths=((0, 0),))
     with pytest.raises(FormatError, match="limit"):
-        bitstream.unpack(data)
+        bitstream.unpack(bitstream.pack(huge, [[b"", b""]], 0))
 
 
-def test_reserved_flags_refused():
-    fields = bytearray(HEADER.pack_fields())
+def test_absurd_stream_counts_refused():
+    many = Header(1, 0, 0, width=8, height=8, tile=1, lengths=((0,) * 9,))
+    with pytest.raises(FormatError, match="maps"):
+        bitstream.unpack(bitstream.pack(many, [[b""] * 9], 0))
+
+
+def test_v1_reserved_flags_refused():
+    fields = bytearray(V1.pack_fields())
     fields[10] |= 0x80
     check = bitstream._header_check(bytes(fields))
     data = bytes(fields) + struct.pack("<HI", check, 0) + b"t" * 5 + b"b" * 7

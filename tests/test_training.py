@@ -66,7 +66,8 @@ def test_train_export_and_code(tmp_path, tiny_data, monkeypatch):
     refined = torch.load(run / "decoder.ckpt", weights_only=True)["synthesis"]
     assert refined and all(k.startswith(("dec.", "upsample_top.")) for k in refined)
     models = tmp_path / "models"
-    invoke("export", run, "-o", models / "tiny", "--quality", 1)
+    out = invoke("export", run, "-o", models / "tiny", "--data", tiny_data, "--quality", 1).output
+    assert "integer priors" in out and (models / "tiny" / "prior_int.safetensors").is_file()
     shipped = load_file(models / "tiny" / "weights.safetensors")
     for name, tensor in stage1.items():  # the analysis side (hence the codes) is stage 1's
         expected = refined.get(name, tensor)
@@ -75,8 +76,12 @@ def test_train_export_and_code(tmp_path, tiny_data, monkeypatch):
     registry = json.loads((models / "zoo.json").read_text())
     assert registry["default"] == "tiny" and registry["models"][0]["id"] == 1
     assert registry["models"][0]["quality"] == 1
-    assert CliRunner().invoke(main, ["export", str(run), "-o", str(models / "tiny")]).exit_code != 0
-    taken = CliRunner().invoke(main, ["export", str(run), "-o", str(models / "t2"), "-q", "1"])
+    assert {"config_sha256", "int_prior_sha256"} <= set(registry["models"][0])
+    again = ["export", str(run), "-o", str(models / "tiny"), "--data", str(tiny_data)]
+    assert CliRunner().invoke(main, again).exit_code != 0
+    taken = CliRunner().invoke(
+        main, ["export", str(run), "-o", str(models / "t2"), "-q", "1", "--data", str(tiny_data)]
+    )
     assert taken.exit_code != 0 and not (models / "t2").exists()
 
     monkeypatch.setenv("VQCODEC_MODEL_DIR", str(models))
@@ -106,7 +111,7 @@ def test_other_strides_train_initialize_and_code(tmp_path, tiny_data, monkeypatc
     for rank, run in enumerate([first, second], start=1):
         invoke("train", "prior", "--run", run, "--data", tiny_data, "--steps", 1, "--batch", 2,
                "--crop", 8, "--channels", 8, "--layers", 1)  # fmt: skip
-        invoke("export", run, "-o", models / run.name, "--quality", rank)
+        invoke("export", run, "-o", models / run.name, "--quality", rank, "--data", tiny_data)
 
     monkeypatch.setenv("VQCODEC_MODEL_DIR", str(models))
     api._load.cache_clear()
@@ -114,11 +119,10 @@ def test_other_strides_train_initialize_and_code(tmp_path, tiny_data, monkeypatc
         rgb = photo(19, 27)
         for quality in (1, 2):
             data = vqcodec.compress(rgb, quality=quality)
-            _, codec, top, bottom = api.decode_indices(data)
-            expected_top, expected_bottom = codec.analyse(rgb)
+            _, codec, maps = api.decode_indices(data)
             assert codec.cfg.vqvae.stride == stride
-            assert top.shape == (-(-19 // (2 * stride)), -(-27 // (2 * stride)))
-            assert torch.equal(top, expected_top) and torch.equal(bottom, expected_bottom)
+            assert maps[0].shape == (-(-19 // (2 * stride)), -(-27 // (2 * stride)))
+            assert all(torch.equal(a, b) for a, b in zip(maps, codec.analyse(rgb), strict=True))
             assert np.asarray(vqcodec.decompress(data)).shape == rgb.shape
     finally:
         api._load.cache_clear()

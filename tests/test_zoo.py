@@ -48,7 +48,7 @@ def test_unknown_model_name():
 def _with_header(data: bytes, **changes) -> bytes:
     parsed = bitstream.unpack(data)
     fields = {**parsed.header.__dict__, **changes}
-    return bitstream.pack(bitstream.Header(**fields), parsed.top, parsed.bottom, parsed.crc)
+    return bitstream.pack(bitstream.Header(**fields), parsed.streams, parsed.crc)
 
 
 def test_file_from_a_model_that_is_not_installed():

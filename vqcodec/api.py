@@ -12,9 +12,8 @@ from functools import cache
 import torch
 from PIL import Image
 
-from vqcodec import bitstream, zoo
-from vqcodec.codec import Codec, map_sizes
-from vqcodec.entropy import bytes_to_words, decode_map, encode_map, words_to_bytes
+from vqcodec import bitstream, legacy_v1, zoo
+from vqcodec.codec import DEFAULT_TILE, Codec, index_bytes
 from vqcodec.errors import CorruptStreamError, ModelError
 from vqcodec.image_io import ImageLike, to_image, to_rgb
 
@@ -30,10 +29,6 @@ def load_codec(model: str | None = None, quality: int | None = None) -> Codec:
     return _load(zoo.select(model, quality).name)
 
 
-def _index_bytes(idx_top: torch.Tensor, idx_bottom: torch.Tensor) -> bytes:
-    return b"".join(i.numpy().astype("<u2").tobytes() for i in (idx_top, idx_bottom))
-
-
 @dataclass(frozen=True)
 class Compressed:
     """A .vqz file and what it cost."""
@@ -43,7 +38,7 @@ class Compressed:
     height: int
     model: str
     ideal_bits: float  # sum of -log2 p of all coded indices under the priors (float64)
-    payload_bytes: int  # bytes of the two range-coded streams
+    payload_bytes: int  # bytes of the range-coded streams
 
     @property
     def bpp(self) -> float:
@@ -56,35 +51,26 @@ def compress_image(
     drop_alpha: bool = False,
     *,
     quality: int | None = None,
+    tile: int = DEFAULT_TILE,
 ) -> Compressed:
     """Compress and report sizes (see `compress` for the plain bytes)."""
     rgb, colour = to_rgb(image, drop_alpha)
     codec = load_codec(model, quality)
     height, width = rgb.shape[:2]
-    idx_top, idx_bottom = codec.analyse(rgb)
-    top = encode_map(codec.model.prior_top, idx_top, None)
-    bottom = encode_map(codec.model.prior_bottom, idx_bottom, idx_top)
-    top_bytes, bottom_bytes = words_to_bytes(top.words), words_to_bytes(bottom.words)
+    encoded = codec.encode_maps(codec.analyse(rgb), tile)
     header = bitstream.Header(
         model_id=codec.entry.model_id,
         fingerprint=codec.entry.fingerprint,
         colour=colour,
-        backend=bitstream.BACKEND_TORCH_FP32_CPU,
         width=width,
         height=height,
-        len_top=len(top_bytes),
-        len_bottom=len(bottom_bytes),
+        tile=tile,
+        lengths=tuple(tuple(len(s) for s in t) for t in encoded.streams),
     )
-    crc = bitstream.crc_of(header.pack_fields(), _index_bytes(idx_top, idx_bottom))
-    data = bitstream.pack(header, top_bytes, bottom_bytes, crc)
-    return Compressed(
-        data,
-        width,
-        height,
-        codec.entry.name,
-        top.ideal_bits + bottom.ideal_bits,
-        len(top_bytes) + len(bottom_bytes),
-    )
+    crc = bitstream.crc_of(header.pack_fields(), index_bytes(encoded.maps))
+    data = bitstream.pack(header, encoded.streams, crc)
+    payload = sum(len(s) for t in encoded.streams for s in t)
+    return Compressed(data, width, height, codec.entry.name, encoded.ideal_bits, payload)
 
 
 def compress(
@@ -99,31 +85,31 @@ def compress(
     return compress_image(image, model, drop_alpha, quality=quality).data
 
 
-def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, torch.Tensor, torch.Tensor]:
-    """Parse and entropy-decode a .vqz file, CRC-checked; the maps before synthesis."""
+def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, list[torch.Tensor]]:
+    """Parse and entropy-decode a .vqz file, CRC-checked; the maps (coarsest first) before
+    synthesis."""
     parsed = bitstream.unpack(bytes(data))
     header = parsed.header
     entry = zoo.by_id(header.model_id)
-    if entry.fingerprint != header.fingerprint:
+    expected = entry.fingerprint_v1 if header.version == 1 else entry.fingerprint
+    if expected != header.fingerprint:
         raise ModelError(
             f"the file was written by different weights of model {entry.name} "
-            f"(fingerprint {header.fingerprint:08x}, installed {entry.fingerprint:08x})"
+            f"(fingerprint {header.fingerprint:08x}, installed {expected:08x})"
         )
     codec = load_codec(entry.name)
-    (th, tw), (bh, bw) = map_sizes(header.width, header.height, codec.cfg.vqvae.stride)
-    idx_top = decode_map(codec.model.prior_top, bytes_to_words(parsed.top), th, tw, None)
-    idx_bottom = decode_map(
-        codec.model.prior_bottom, bytes_to_words(parsed.bottom), bh, bw, idx_top
-    )
-    if bitstream.crc_of(parsed.header_fields, _index_bytes(idx_top, idx_bottom)) != parsed.crc:
+    if header.version == 1:
+        return header, codec, legacy_v1.decode_maps(codec, parsed)
+    maps = codec.decode_maps(parsed.streams, header.width, header.height, header.tile)
+    if bitstream.crc_of(parsed.header_fields, index_bytes(maps)) != parsed.crc:
         raise CorruptStreamError("corrupt .vqz payload (CRC mismatch)")
-    return header, codec, idx_top, idx_bottom
+    return header, codec, maps
 
 
 def decompress(data: bytes) -> Image.Image:
     """Decode .vqz bytes to a PIL image of the original size and colour mode."""
-    header, codec, idx_top, idx_bottom = decode_indices(data)
-    rgb = codec.synthesize(idx_top, idx_bottom, header.width, header.height)
+    header, codec, maps = decode_indices(data)
+    rgb = codec.synthesize(maps, header.width, header.height)
     return to_image(rgb, header.colour)
 
 
@@ -135,16 +121,21 @@ def info(data: bytes) -> dict[str, object]:
         model = zoo.by_id(h.model_id).name
     except ModelError:
         model = f"id {h.model_id} (not installed)"
+    stream_bytes = [n for tile in h.lengths for n in tile]
     return {
-        "format_version": bitstream.VERSION,
+        "format_version": h.version,
         "model": model,
         "model_id": h.model_id,
         "fingerprint": f"{h.fingerprint:08x}",
         "width": h.width,
         "height": h.height,
         "colour": "grayscale" if h.colour == bitstream.COLOUR_GRAY else "RGB",
-        "header_bytes": len(data) - h.len_top - h.len_bottom,
-        "stream_bytes": [h.len_top, h.len_bottom],
+        "prior_arithmetic": bitstream.ARITHMETIC_NAMES[h.arithmetic],
+        "entropy_coder": bitstream.CODER_NAMES[h.coder],
+        "tile": h.tile,
+        "tiles": len(h.lengths),
+        "header_bytes": len(data) - sum(stream_bytes),
+        "stream_bytes": stream_bytes,
         "total_bytes": len(data),
         "bpp": 8 * len(data) / (h.width * h.height),
     }

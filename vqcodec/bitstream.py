@@ -1,32 +1,44 @@
 """The .vqz container: pack and unpack, with typed errors. No torch, no model code.
 
-Layout (all integers little-endian; "varint" is unsigned LEB128, at most 5 bytes):
+Format 2 (written by this version; all integers little-endian, "varint" is unsigned LEB128 of at
+most 5 bytes):
 
-| offset | size   | field         | meaning                                                        |
-|--------|--------|---------------|----------------------------------------------------------------|
-| 0      | 3      | magic         | b"VQZ"                                                         |
-| 3      | 1      | version       | format version, currently 1                                    |
-| 4      | 2      | model_id      | zoo id of the model that wrote the file (append-only registry) |
-| 6      | 4      | fingerprint   | first 4 bytes of the sha256 of that model's weights file       |
-| 10     | 1      | flags         | bits 0-1 colour mode (0 RGB, 1 grayscale); bits 2-4 backend    |
-|        |        |               | class of the prior arithmetic (0 = torch fp32 CPU); 5-7 zero   |
-| 11     | varint | width         | original width in pixels (>= 1)                                |
-|        | varint | height        | original height in pixels (>= 1)                               |
-|        | varint | len_top       | bytes of the top-map stream                                    |
-|        | varint | len_bottom    | bytes of the bottom-map stream                                 |
-|        | 2      | header_check  | low 16 bits of the CRC-32 of the header bytes before it        |
-|        | 4      | crc32         | CRC-32 of the header bytes before header_check + the decoded   |
-|        |        |               | indices (top map then bottom map, uint16 little-endian)        |
-|        | len_top    | stream 0  | range-coded top map (trailing zero bytes dropped)              |
-|        | len_bottom | stream 1  | range-coded bottom map                                         |
+| size      | field        | meaning                                                           |
+|-----------|--------------|-------------------------------------------------------------------|
+| 3         | magic        | b"VQZ"                                                            |
+| 1         | version      | 2                                                                 |
+| 2         | model_id     | zoo id of the model that wrote the file (append-only registry)   |
+| 4         | fingerprint  | 4 bytes of the sha256 over that model's weights, config and       |
+|           |              | integer prior                                                     |
+| 1         | flags        | bits 0-1 colour mode (0 RGB, 1 grayscale); bits 2-7 zero          |
+| 1         | arithmetic   | how probabilities are computed: 1 = `int8-prior-1`, the exact     |
+|           |              | integer prior of `vqcodec.intprior` (0 = format 1's float prior)  |
+| 1         | coder        | entropy coder: 1 = constriction's queue range coder, 32-bit words,|
+|           |              | categorical rows as integer frequencies summing to 2^23           |
+| varint    | width        | original width in pixels (>= 1)                                   |
+| varint    | height       | original height in pixels (>= 1)                                  |
+| varint    | tile         | coarsest-map codes per tile side (0: one tile), `vqcodec.tiles`   |
+| varint    | maps         | code maps per tile (2: top, bottom), coarsest first               |
+| varint    | tiles        | number of tiles (raster order)                                    |
+| varint x  | lengths      | bytes of each stream: tile by tile, map by map                    |
+| 2         | header_check | low 16 bits of the CRC-32 of the header bytes before it           |
+| 4         | crc32        | CRC-32 of the header bytes before header_check + the decoded      |
+|           |              | indices (whole maps, coarsest first, raster, uint16 LE)           |
+| ...       | streams      | range-coded streams in the order of `lengths` (trailing zero     |
+|           |              | bytes of each dropped)                                            |
 
-A 768x512 image has a 25-byte header. The file ends exactly after stream 1: anything else is an
-error. header_check rejects a damaged header (a size field, say) before any decoding work; the
-CRC-32 covers header and indices, so damage anywhere cannot turn into a silently different image.
+The file ends exactly after the last stream: anything else is an error. header_check rejects a
+damaged header before any decoding work; the CRC-32 covers header and indices, so damage anywhere
+cannot turn into a silently different image.
 
-Versioning rule: any change to this layout, to the wavefront schedule, or to the probability
-policy bumps `version`; readers refuse versions they do not know. Models are never changed in
-place: new weights get a new model id.
+Format 1 (read only): magic, version 1, model_id, fingerprint (weights only), flags (colour;
+bits 2-4 backend 0 = torch fp32 CPU), varints width, height, len_top, len_bottom, header_check,
+crc32, two streams; probabilities from the float prior, which decode only on machines whose
+float arithmetic matches the writer's.
+
+Versioning rule: any change to this layout, to the wavefront schedule, to the tiling or to the
+probability arithmetic bumps `version`; readers refuse versions they do not know. Models are
+never changed in place: new weights get a new model id.
 """
 
 from __future__ import annotations
@@ -38,15 +50,25 @@ from dataclasses import dataclass
 from vqcodec.errors import CorruptStreamError, FormatError
 
 MAGIC = b"VQZ"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)
 MAX_SIDE = 16384
 MAX_PIXELS = 1 << 24  # 16.7 Mpx (4096 x 4096); larger images are refused before allocation
+MAX_STREAMS = 1 << 16
 
 COLOUR_RGB = 0
 COLOUR_GRAY = 1
-BACKEND_TORCH_FP32_CPU = 0
+ARITHMETIC_FLOAT = 0  # format 1 only
+ARITHMETIC_INT8_PRIOR = 1
+CODER_RANGE_2_23 = 1
+ARITHMETIC_NAMES = {
+    ARITHMETIC_FLOAT: "float32-prior (format 1)",
+    ARITHMETIC_INT8_PRIOR: "int8-prior-1",
+}
+CODER_NAMES = {CODER_RANGE_2_23: "constriction range coder, 2^23 frequencies"}
 
 _FIXED = struct.Struct("<3sBHIB")  # magic, version, model_id, fingerprint, flags
+_CODING = struct.Struct("<BB")  # arithmetic, coder (format 2)
 
 
 @dataclass(frozen=True)
@@ -54,18 +76,30 @@ class Header:
     model_id: int
     fingerprint: int
     colour: int
-    backend: int
     width: int
     height: int
-    len_top: int
-    len_bottom: int
+    tile: int  # coarsest-map codes per tile side; 0 = one tile
+    lengths: tuple[tuple[int, ...], ...]  # stream bytes per tile, per map
+    arithmetic: int = ARITHMETIC_INT8_PRIOR
+    coder: int = CODER_RANGE_2_23
+    version: int = VERSION
+
+    @property
+    def maps(self) -> int:
+        return len(self.lengths[0]) if self.lengths else 0
 
     def pack_fields(self) -> bytes:
-        """The header bytes before the CRC."""
-        flags = self.colour | (self.backend << 2)
-        fixed = _FIXED.pack(MAGIC, VERSION, self.model_id, self.fingerprint, flags)
-        sizes = (self.width, self.height, self.len_top, self.len_bottom)
-        return fixed + b"".join(_varint(v) for v in sizes)
+        """The header bytes before the header check."""
+        if self.version == 1:
+            (len_top, len_bottom), = self.lengths  # fmt: skip
+            fixed = _FIXED.pack(MAGIC, 1, self.model_id, self.fingerprint, self.colour)
+            return fixed + b"".join(_varint(v) for v in (self.width, self.height, len_top,
+                                                           len_bottom))  # fmt: skip
+        fixed = _FIXED.pack(MAGIC, self.version, self.model_id, self.fingerprint, self.colour)
+        fixed += _CODING.pack(self.arithmetic, self.coder)
+        counts = (self.width, self.height, self.tile, self.maps, len(self.lengths))
+        flat = [n for tile in self.lengths for n in tile]
+        return fixed + b"".join(_varint(v) for v in (*counts, *flat))
 
 
 def _varint(value: int) -> bytes:
@@ -108,11 +142,13 @@ def _header_check(header_fields: bytes) -> int:
     return zlib.crc32(header_fields) & 0xFFFF
 
 
-def pack(header: Header, top: bytes, bottom: bytes, crc: int) -> bytes:
-    if (len(top), len(bottom)) != (header.len_top, header.len_bottom):
+def pack(header: Header, streams: list[list[bytes]], crc: int) -> bytes:
+    """Header + streams (per tile, per map) -> the .vqz bytes."""
+    if [[len(s) for s in tile] for tile in streams] != [list(t) for t in header.lengths]:
         raise ValueError("stream lengths disagree with the header")
     fields = header.pack_fields()
-    return fields + struct.pack("<HI", _header_check(fields), crc) + top + bottom
+    payload = b"".join(s for tile in streams for s in tile)
+    return fields + struct.pack("<HI", _header_check(fields), crc) + payload
 
 
 @dataclass(frozen=True)
@@ -120,46 +156,85 @@ class Parsed:
     header: Header
     header_fields: bytes
     crc: int
-    top: bytes
-    bottom: bytes
+    streams: list[list[bytes]]  # per tile, per map (coarsest first)
 
 
-def unpack(data: bytes) -> Parsed:
-    """Parse and validate the container; raises FormatError for anything malformed."""
+def _parse_fields(data: bytes) -> tuple[Header, int]:
+    """The header fields at the start of `data` (which may be just a prefix of the file) and
+    where they end; nothing about the payload is checked."""
     if data[: len(MAGIC)] != MAGIC[: len(data)]:
         raise FormatError("not a .vqz file (bad magic bytes)")
     if len(data) < _FIXED.size:
         raise FormatError("truncated .vqz file")
     _, version, model_id, fingerprint, flags = _FIXED.unpack_from(data)
-    if version != VERSION:
-        raise FormatError(
-            f"unsupported .vqz format version {version} (this reader knows {VERSION})"
-        )
-    if flags >> 5:
-        raise FormatError("malformed .vqz header (reserved flag bits set)")
-    colour, backend = flags & 0b11, (flags >> 2) & 0b111
+    if version not in READABLE:
+        known = ", ".join(map(str, READABLE))
+        raise FormatError(f"unsupported .vqz format version {version} (this reader knows {known})")
+    pos = _FIXED.size
+    colour = flags & 0b11
+    if version == 1:
+        if flags >> 5:
+            raise FormatError("malformed .vqz header (reserved flag bits set)")
+        if (flags >> 2) & 0b111:
+            raise FormatError(f"unknown prior backend class {(flags >> 2) & 0b111} in .vqz header")
+        values = []
+        for _ in range(4):
+            v, pos = _read_varint(data, pos)
+            values.append(v)
+        width, height, len_top, len_bottom = values
+        header = Header(model_id, fingerprint, colour, width, height, 0, ((len_top, len_bottom),),
+                        ARITHMETIC_FLOAT, CODER_RANGE_2_23, 1)  # fmt: skip
+    else:
+        if flags >> 2:
+            raise FormatError("malformed .vqz header (reserved flag bits set)")
+        if len(data) < pos + _CODING.size:
+            raise FormatError("truncated .vqz header")
+        arithmetic, coder = _CODING.unpack_from(data, pos)
+        pos += _CODING.size
+        if arithmetic != ARITHMETIC_INT8_PRIOR:
+            raise FormatError(f"unknown prior arithmetic {arithmetic} in .vqz header")
+        if coder != CODER_RANGE_2_23:
+            raise FormatError(f"unknown entropy coder {coder} in .vqz header")
+        counts = []
+        for _ in range(5):
+            v, pos = _read_varint(data, pos)
+            counts.append(v)
+        width, height, tile, maps, tiles = counts
+        if not 1 <= maps <= 8 or not tiles >= 1 or tiles * maps > MAX_STREAMS:
+            raise FormatError(f"malformed .vqz header ({tiles} tiles of {maps} maps)")
+        flat = []
+        for _ in range(tiles * maps):
+            v, pos = _read_varint(data, pos)
+            flat.append(v)
+        lengths = tuple(tuple(flat[t * maps : (t + 1) * maps]) for t in range(tiles))
+        header = Header(model_id, fingerprint, colour, width, height, tile, lengths,
+                        arithmetic, coder, version)  # fmt: skip
     if colour not in (COLOUR_RGB, COLOUR_GRAY):
         raise FormatError(f"unknown colour mode {colour} in .vqz header")
-    if backend != BACKEND_TORCH_FP32_CPU:
-        raise FormatError(f"unknown prior backend class {backend} in .vqz header")
-    pos = _FIXED.size
-    width, pos = _read_varint(data, pos)
-    height, pos = _read_varint(data, pos)
-    len_top, pos = _read_varint(data, pos)
-    len_bottom, pos = _read_varint(data, pos)
+    return header, pos
+
+
+def unpack(data: bytes) -> Parsed:
+    """Parse and validate the container; raises FormatError for anything malformed."""
+    header, pos = _parse_fields(data)
     header_fields = data[:pos]
     if len(data) < pos + 6:
         raise FormatError("truncated .vqz header")
     check, crc = struct.unpack_from("<HI", data, pos)
     if check != _header_check(header_fields):
         raise CorruptStreamError("corrupt .vqz header (header check mismatch)")
-    if problem := size_problem(width, height):
+    if problem := size_problem(header.width, header.height):
         raise FormatError(f"invalid .vqz header: {problem}")
     pos += 6
-    end = pos + len_top + len_bottom
+    end = pos + sum(n for tile in header.lengths for n in tile)
     if len(data) < end:
         raise FormatError(f"truncated .vqz file ({len(data)} bytes, header says {end})")
     if len(data) > end:
         raise FormatError(f"trailing data after the .vqz payload ({len(data) - end} bytes)")
-    header = Header(model_id, fingerprint, colour, backend, width, height, len_top, len_bottom)
-    return Parsed(header, header_fields, crc, data[pos : pos + len_top], data[pos + len_top : end])
+    streams = []
+    for tile in header.lengths:
+        streams.append([])
+        for n in tile:
+            streams[-1].append(data[pos : pos + n])
+            pos += n
+    return Parsed(header, header_fields, crc, streams)

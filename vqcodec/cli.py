@@ -453,18 +453,47 @@ def train_decoder_cmd(
     click.echo(f"stage 1b checkpoint: {train_decoder(args)}")
 
 
+@train.command("quantize")
+@click.option(
+    "--model", "folder", type=_DATA, required=True, help="models/NAME of an exported model."
+)
+@click.option("--data", type=_DATA, required=True, help="Folder of training images (calibration).")
+@click.option("--threads", default=0, help="torch threads (0: default).")
+@friendly_errors
+def train_quantize_cmd(folder: Path, data: Path, threads: int) -> None:
+    """Stage 3: the integer priors of format 2 (also run by `vqcodec export`)."""
+    _quantize(folder, data, threads)
+
+
+def _quantize(folder: Path, data: Path, threads: int = 0) -> None:
+    from vqcodec.training.quantize_stage import quantize_model, register
+
+    report = quantize_model(folder, data, threads)
+    entry = register(folder)
+    click.echo(
+        f"integer priors: {report.int_bits:.0f} bits vs {report.float_bits:.0f} float "
+        f"({report.cost_pct:+.3f} %) on {report.images} held-out images; "
+        f"sha256 {entry['int_prior_sha256']}"
+    )
+
+
 @main.command("export")
 @click.argument("run", type=_DATA)
 @click.option("-o", "--output", type=_PATH, required=True, help="models/NAME")
+@click.option("--data", type=_DATA, required=True, help="Training images (prior calibration).")
 @click.option("--default", "make_default", is_flag=True, help="Make it the default model.")
 @click.option("-q", "--quality", type=int, default=None, help="Its level on the rate ladder.")
 @friendly_errors
-def export_cmd(run: Path, output: Path, make_default: bool, quality: int | None) -> None:
-    """Export a trained RUN as a zoo model (safetensors + config + sha256 in zoo.json)."""
+def export_cmd(
+    run: Path, output: Path, data: Path, make_default: bool, quality: int | None
+) -> None:
+    """Export a trained RUN as a zoo model (safetensors + config + integer priors, sha256 of
+    each in zoo.json)."""
     from vqcodec.training.export import export_run
 
     entry = export_run(run, output, make_default, quality)
     click.echo(f"model {entry.name} (id {entry.model_id}) sha256 {entry.sha256}")
+    _quantize(output, data)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
-"""A loaded model: the VQ-VAE and both priors, with the pixel-side steps of coding.
+"""A loaded model and the whole coding path: pixels -> code maps -> streams, and back.
 
-Images of any size are padded (edge replicate) to a multiple of the top map's stride before
-analysis, and cropped back after synthesis; the map sizes follow from the original size stored
-in the header and the model's stride.
+The maps are a list, coarsest first (today: top, bottom); the prior of map k is conditioned on
+map k - 1. Images of any size are padded (edge replicate) to a multiple of the coarsest map's
+stride before analysis and cropped back after synthesis; the map sizes follow from the original
+size in the header and the model's stride. Large images are analysed and synthesized in
+overlapping windows, and entropy-coded in independent tiles (`vqcodec.tiles`), so memory stays
+bounded whatever the image size.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +22,26 @@ from torch import nn
 
 from vqcodec import zoo
 from vqcodec.config import ModelConfig
-from vqcodec.errors import ModelError
+from vqcodec.entropy import (
+    EncodedMap,
+    bytes_to_words,
+    decode_tiles,
+    encode_tiles,
+    single_thread,
+    words_to_bytes,
+)
+from vqcodec.errors import CorruptStreamError, ModelError
+from vqcodec.int_stepper import teacher_forced_bits
+from vqcodec.intprior import IntPriorTorch, load_priors
 from vqcodec.prior import PixelCNN
+from vqcodec.tiles import TileGrid, crop
 from vqcodec.vqvae import HierarchicalVQVAE
+
+LEVELS = ("top", "bottom")  # the code maps, coarsest first; prior k is conditioned on map k - 1
+DEFAULT_TILE = 32  # coarsest-map codes per tile side (chosen from benchmarks/results/tiling)
+TILES_PER_GROUP = 16  # tiles evaluated in lockstep at once (bounds the prior's memory)
+WINDOW_PX = 1024  # analysis and synthesis windows (interior), pixels: Kodak in one
+HALO_PX = 128  # context around each window: beyond the networks' receptive fields
 
 
 class CodecModel(nn.Module):
@@ -33,11 +54,15 @@ class CodecModel(nn.Module):
         self.prior_top = PixelCNN(cfg.prior_top)
         self.prior_bottom = PixelCNN(cfg.prior_bottom)
 
+    def priors(self) -> list[PixelCNN]:
+        """The float priors, coarsest map first."""
+        return [self.prior_top, self.prior_bottom]
 
-def map_sizes(width: int, height: int, stride: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """((top H, top W), (bottom H, bottom W)) for an image of the given original size."""
+
+def map_sizes(width: int, height: int, stride: int) -> list[tuple[int, int]]:
+    """(H, W) of every code map, coarsest first, for an image of the given original size."""
     top_h, top_w = -(-height // (2 * stride)), -(-width // (2 * stride))
-    return (top_h, top_w), (2 * top_h, 2 * top_w)
+    return [(top_h, top_w), (2 * top_h, 2 * top_w)]
 
 
 def save_model(model: CodecModel, folder: Path) -> str:
@@ -49,6 +74,23 @@ def save_model(model: CodecModel, folder: Path) -> str:
     return zoo.sha256_file(folder / zoo.WEIGHTS_FILE)
 
 
+def index_bytes(maps: list[torch.Tensor]) -> bytes:
+    """The decoded indices as the CRC sees them: whole maps, coarsest first, uint16 LE."""
+    return b"".join(m.numpy().astype("<u2").tobytes() for m in maps)
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    maps: list[torch.Tensor]  # whole code maps, coarsest first
+    tile: int
+    streams: list[list[bytes]]  # per tile, per map
+    ideal_bits: float  # sum of -log2 p of every coded index under the integer prior
+
+
+def _windows(length: int, step: int) -> list[tuple[int, int]]:
+    return [(a, min(a + step, length)) for a in range(0, length, step)]
+
+
 @dataclass
 class Codec:
     entry: zoo.ZooEntry
@@ -58,6 +100,8 @@ class Codec:
     def load(cls, entry: zoo.ZooEntry) -> Codec:
         weights = zoo.verified_weights(entry)
         try:
+            if entry.config_sha256 is not None:
+                zoo.verified_file(entry, zoo.CONFIG_FILE)
             cfg = ModelConfig.from_json((entry.folder / zoo.CONFIG_FILE).read_text())
             model = CodecModel(cfg)
             model.load_state_dict(load_file(str(weights)), strict=True)
@@ -69,21 +113,135 @@ class Codec:
     def cfg(self) -> ModelConfig:
         return self.model.cfg
 
+    @cached_property
+    def int_priors(self) -> list[IntPriorTorch]:
+        """The integer priors of format 2 (sha256-verified), coarsest map first."""
+        path = zoo.verified_file(self.entry, zoo.INT_PRIOR_FILE)
+        cfgs = dict(zip(LEVELS, (p.cfg for p in self.model.priors()), strict=True))
+        try:
+            priors = load_priors(path, cfgs)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"model {self.entry.name}: bad integer prior: {exc}") from None
+        return [IntPriorTorch(priors[level]) for level in LEVELS]
+
+    # ---- pixels <-> maps ------------------------------------------------------------------------
+
     @torch.no_grad()
-    def analyse(self, rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """H x W x 3 uint8 -> (top map, bottom map) as int64 tensors."""
+    def analyse(self, rgb: np.ndarray) -> list[torch.Tensor]:
+        """H x W x 3 uint8 -> code maps (int64), coarsest first; in overlapping windows."""
         height, width = rgb.shape[:2]
         x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255.0
         align = self.cfg.vqvae.align
-        pad_h, pad_w = -height % align, -width % align
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        idx_top, idx_bottom = self.model.vqvae.encode(x)
-        return idx_top[0], idx_bottom[0]
+        x = F.pad(x, (0, -width % align, 0, -height % align), mode="replicate")
+        ph, pw = x.shape[-2:]
+        scales = [2 * self.cfg.vqvae.stride, self.cfg.vqvae.stride]
+        maps = [torch.empty(ph // s, pw // s, dtype=torch.long) for s in scales]
+        for y0, y1 in _windows(ph, WINDOW_PX):
+            for x0, x1 in _windows(pw, WINDOW_PX):
+                a0, a1 = max(0, y0 - HALO_PX), min(ph, y1 + HALO_PX)
+                b0, b1 = max(0, x0 - HALO_PX), min(pw, x1 + HALO_PX)
+                found = self.model.vqvae.encode(x[..., a0:a1, b0:b1])
+                for m, part, s in zip(maps, found, scales, strict=True):
+                    m[y0 // s : y1 // s, x0 // s : x1 // s] = part[
+                        0, (y0 - a0) // s : (y1 - a0) // s, (x0 - b0) // s : (x1 - b0) // s
+                    ]
+        return maps
 
     @torch.no_grad()
-    def synthesize(
-        self, idx_top: torch.Tensor, idx_bottom: torch.Tensor, width: int, height: int
-    ) -> np.ndarray:
-        """Maps -> H x W x 3 uint8, cropped to the original size."""
-        x = self.model.vqvae.decode(idx_top[None], idx_bottom[None])[0, :, :height, :width]
-        return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    def synthesize(self, maps: list[torch.Tensor], width: int, height: int) -> np.ndarray:
+        """Code maps -> H x W x 3 uint8, cropped to the original size; in overlapping windows
+        (each window sees HALO_PX of context on every side, so no seam appears)."""
+        top, bottom = maps
+        s = 2 * self.cfg.vqvae.stride  # pixels per top code
+        win, halo = WINDOW_PX // s, HALO_PX // s  # in top codes
+        th, tw = top.shape
+        out = np.empty((th * s, tw * s, 3), np.uint8)
+        for y0, y1 in _windows(th, win):
+            for x0, x1 in _windows(tw, win):
+                a0, a1, b0, b1 = (
+                    max(0, y0 - halo),
+                    min(th, y1 + halo),
+                    max(0, x0 - halo),
+                    min(tw, x1 + halo),
+                )
+                x = self.model.vqvae.decode(
+                    top[None, a0:a1, b0:b1], bottom[None, 2 * a0 : 2 * a1, 2 * b0 : 2 * b1]
+                )[0, :, (y0 - a0) * s : (y1 - a0) * s, (x0 - b0) * s : (x1 - b0) * s]
+                pixels = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+                out[y0 * s : y1 * s, x0 * s : x1 * s] = pixels
+        return out[:height, :width]
+
+    # ---- maps <-> streams -----------------------------------------------------------------------
+
+    def _groups(self, grid: TileGrid) -> list[list[int]]:
+        """Tiles in groups evaluated in lockstep, at most TILES_PER_GROUP each (memory)."""
+        n = len(grid)
+        return [list(range(a, min(a + TILES_PER_GROUP, n))) for a in range(0, n, TILES_PER_GROUP)]
+
+    def encode_maps(self, maps: list[torch.Tensor], tile: int = DEFAULT_TILE) -> EncodedImage:
+        """Range-code the maps tile by tile (tile groups on parallel threads)."""
+        grid = TileGrid(tuple(maps[0].shape), len(maps), tile)
+        rects = grid.rects()
+        coded: list[list[EncodedMap | None]] = [[None] * len(maps) for _ in rects]
+
+        def run(group: list[int]) -> None:
+            for level, net in enumerate(self.int_priors):
+                tiles, conds = self._tile_inputs(maps, rects, group, level)
+                for t, enc in zip(group, encode_tiles(net, tiles, conds), strict=True):
+                    coded[t][level] = enc
+
+        with single_thread():  # wavefront ops are small: threads only add sync cost
+            for group in self._groups(grid):
+                run(group)
+        streams = [[words_to_bytes(c.words) for c in tile_maps] for tile_maps in coded]
+        ideal = sum(c.ideal_bits for tile_maps in coded for c in tile_maps)
+        return EncodedImage(maps, tile, streams, ideal)
+
+    def _tile_inputs(
+        self, maps: list[torch.Tensor], rects, group: list[int], level: int
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+        """The tiles of map `level` in `group`, and the same tiles of the coarser map (if its
+        prior is conditional)."""
+        tiles = [crop(maps[level], rects[t][level]) for t in group]
+        if not self.int_priors[level].cfg.cond_codes:
+            return tiles, None
+        return tiles, [crop(maps[level - 1], rects[t][level - 1]) for t in group]
+
+    def teacher_forced_bits(self, maps: list[torch.Tensor], tile: int = DEFAULT_TILE) -> float:
+        """Bits of the maps under the integer priors, every position of a tile group in one pass
+        (what decoding computes, without its sequential steps)."""
+        grid = TileGrid(tuple(maps[0].shape), len(maps), tile)
+        rects = grid.rects()
+        bits = 0.0
+        with single_thread():
+            for group in self._groups(grid):
+                for level, net in enumerate(self.int_priors):
+                    bits += teacher_forced_bits(net, *self._tile_inputs(maps, rects, group, level))
+        return bits
+
+    def decode_maps(
+        self, streams: list[list[bytes]], width: int, height: int, tile: int
+    ) -> list[torch.Tensor]:
+        """Inverse of `encode_maps` for an image of the given size."""
+        shapes = map_sizes(width, height, self.cfg.vqvae.stride)
+        grid = TileGrid(shapes[0], len(shapes), tile)
+        rects = grid.rects()
+        if len(streams) != len(rects) or any(len(s) != len(shapes) for s in streams):
+            raise CorruptStreamError(
+                f"the file has {len(streams)} tiles; its size and tiling need {len(rects)}"
+            )
+        maps = [torch.empty(h, w, dtype=torch.long) for h, w in shapes]
+
+        def run(group: list[int]) -> None:
+            for level, net in enumerate(self.int_priors):
+                words = [bytes_to_words(streams[t][level]) for t in group]
+                tile_shapes = [(r[1] - r[0], r[3] - r[2]) for r in (rects[t][level] for t in group)]
+                _, conds = self._tile_inputs(maps, rects, group, level)
+                for t, m in zip(group, decode_tiles(net, words, tile_shapes, conds), strict=True):
+                    r0, r1, c0, c1 = rects[t][level]
+                    maps[level][r0:r1, c0:c1] = m
+
+        with single_thread():  # wavefront ops are small: threads only add sync cost
+            for group in self._groups(grid):
+                run(group)
+        return maps

@@ -1,9 +1,13 @@
-"""Range coding of code maps under the PixelCNN priors. The only module importing constriction.
+"""Range coding of code maps under the priors. The only module importing constriction.
 
-Both directions walk the same wavefront schedule through the same `PixelCNNStepper`, so the
-probability rows the decoder computes are bit-identical to the encoder's (DESIGN.md section 2).
-The prior path runs single-threaded: the result of a float GEMM may depend on how a library
-splits it across threads, and a decoder must not depend on how many cores it was given.
+Format 2 (`encode_tiles` / `decode_tiles`): the integer prior (`vqcodec.intprior`) gives every
+position an integer frequency row summing to 2^23; both directions walk the same lockstep
+wavefront schedule (`vqcodec.int_stepper`), one range coder per tile. The rows are exact
+integers, so any machine, thread count or device computes the same ones.
+
+Format 1 (`encode_map` / `decode_map`, kept to read old files): the float prior through
+`PixelCNNStepper`, single-threaded, bit-identical only on machines whose float arithmetic
+matches the writer's (docs/DESIGN.md section 2).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import numpy as np
 import torch
 
 from vqcodec.errors import CorruptStreamError
+from vqcodec.int_stepper import Front, IntStepper
+from vqcodec.intprior import FREQ_BITS, IntPriorTorch
 from vqcodec.prior import PixelCNN, PixelCNNStepper
 from vqcodec.schedule import wavefronts
 
@@ -128,9 +134,7 @@ def decode_map(
         try:
             sym = decoder.decode(_FAMILY, probs)
         except BaseException as exc:  # constriction may panic (BaseException) on bad data
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                raise
-            raise CorruptStreamError(f"range decoder failed: {exc}") from None
+            raise _decode_error(exc) from None
         symbols = torch.from_numpy(sym.astype(np.int64))
         if symbols.numel() and int(symbols.max()) >= net.cfg.codes:
             raise CorruptStreamError("decoded an index outside the codebook")
@@ -139,3 +143,84 @@ def decode_map(
 
     _walk(net, height, width, cond_idx, decode_step, hook)
     return idx
+
+
+# ---- format 2: integer prior, tiles ------------------------------------------------------------
+
+FreqHook = Callable[[Front, torch.Tensor], None]  # sees every step's int64 frequency rows
+
+
+def coder_rows(freqs: torch.Tensor) -> np.ndarray:
+    """Integer frequency rows (each summing to 2^23) as the float32 probabilities constriction
+    takes: f / 2^23 is exact in float32, so the coder input is as exact as the integers."""
+    return np.ascontiguousarray((freqs.to(torch.float64) * 2.0**-FREQ_BITS).numpy(), np.float32)
+
+
+def _decode_error(exc: BaseException) -> CorruptStreamError:
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        raise exc
+    return CorruptStreamError(f"range decoder failed: {exc}")
+
+
+@torch.inference_mode()
+def encode_tiles(
+    net: IntPriorTorch,
+    tiles: list[torch.Tensor],
+    conds: list[torch.Tensor] | None = None,
+    hook: FreqHook | None = None,
+) -> list[EncodedMap]:
+    """Range-code each (h, w) index map of `tiles` into its own stream, all in lockstep."""
+    stepper = IntStepper(net, [tuple(t.shape) for t in tiles], conds)
+    flat = torch.cat([t.reshape(-1) for t in tiles])  # the layout's tile-major raster order
+    encoders = [constriction.stream.queue.RangeEncoder() for _ in tiles]
+    ideal = [0.0] * len(tiles)
+    for front in stepper.schedule:
+        freqs = stepper.step(front)
+        symbols = flat[front.plain]
+        if hook is not None:
+            hook(front, freqs)
+        probs = coder_rows(freqs)
+        sym = symbols.numpy().astype(np.int32)
+        chosen = freqs.gather(1, symbols[:, None])[:, 0].double().log2().numpy()
+        start = 0
+        for b, n in enumerate(front.counts):
+            if n:
+                encoders[b].encode(sym[start : start + n], _FAMILY, probs[start : start + n])
+                ideal[b] += FREQ_BITS * n - float(chosen[start : start + n].sum())
+                start += n
+        stepper.set_symbols(front, symbols)
+    return [EncodedMap(e.get_compressed(), i) for e, i in zip(encoders, ideal, strict=True)]
+
+
+@torch.inference_mode()
+def decode_tiles(
+    net: IntPriorTorch,
+    words: list[np.ndarray],
+    shapes: list[tuple[int, int]],
+    conds: list[torch.Tensor] | None = None,
+    hook: FreqHook | None = None,
+) -> list[torch.Tensor]:
+    """Inverse of `encode_tiles`: the (h, w) int64 index map of every tile."""
+    stepper = IntStepper(net, shapes, conds)
+    decoders = [constriction.stream.queue.RangeDecoder(w) for w in words]
+    flat = torch.empty(sum(h * w for h, w in shapes), dtype=torch.long)
+    for front in stepper.schedule:
+        freqs = stepper.step(front)
+        if hook is not None:
+            hook(front, freqs)
+        probs = coder_rows(freqs)
+        parts, start = [], 0
+        for b, n in enumerate(front.counts):
+            if n:
+                try:
+                    parts.append(decoders[b].decode(_FAMILY, probs[start : start + n]))
+                except BaseException as exc:  # constriction may panic (BaseException)
+                    raise _decode_error(exc) from None
+                start += n
+        symbols = torch.from_numpy(np.concatenate(parts).astype(np.int64))
+        if int(symbols.max()) >= net.cfg.codes or int(symbols.min()) < 0:
+            raise CorruptStreamError("decoded an index outside the codebook")
+        flat[front.plain] = symbols
+        stepper.set_symbols(front, symbols)
+    sizes = [h * w for h, w in shapes]
+    return [m.view(h, w) for m, (h, w) in zip(flat.split(sizes), shapes, strict=True)]

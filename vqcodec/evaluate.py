@@ -8,10 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from vqcodec.api import compress_image, decode_indices, decompress, load_codec
-from vqcodec.entropy import single_thread
 from vqcodec.image_io import to_rgb
 
 
@@ -43,23 +41,14 @@ class ImageResult:
         return asdict(self)
 
 
-@torch.no_grad()
 def teacher_forced_pass(model: str | None, rgb: np.ndarray) -> tuple[float, float]:
-    """(seconds, bits) of one full-map (teacher-forced) pass of both priors, single-threaded like
-    decoding: the compute lower bound of decoding, and the rate the network itself assigns."""
+    """(seconds, bits) of one teacher-forced pass of the integer priors over every tile group:
+    the compute lower bound of decoding, and the rate the network itself assigns."""
     codec = load_codec(model)
-    idx_top, idx_bottom = codec.analyse(rgb)
-    with single_thread():
-        start = time.perf_counter()
-        logits_top = codec.model.prior_top(idx_top[None])
-        logits_bottom = codec.model.prior_bottom(idx_bottom[None], idx_top[None])
-        seconds = time.perf_counter() - start
-    bits = 0.0
-    for logits, idx in ((logits_top, idx_top), (logits_bottom, idx_bottom)):
-        for row in range(idx.shape[0]):  # a row at a time: (K, H, W) in float64 can be GBs
-            logp = torch.log_softmax(logits[0, :, row].double(), dim=0)  # (K, W)
-            bits -= float(logp.gather(0, idx[None, row]).sum()) / math.log(2)
-    return seconds, bits
+    maps = codec.analyse(rgb)
+    start = time.perf_counter()
+    bits = codec.teacher_forced_bits(maps)
+    return time.perf_counter() - start, bits
 
 
 def measure(path: Path, model: str | None = None) -> ImageResult:

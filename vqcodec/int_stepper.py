@@ -9,12 +9,12 @@ thread count and instruction set cannot change a single value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
-from vqcodec.intprior import PRE_MAX, PRE_MIN, IntPriorTorch, frequencies, gelu_table
-from vqcodec.kernels.int_gemm import gather_gemm
+from vqcodec.intprior import FREQ_BITS, U_MAX, U_MIN, IntPriorTorch, frequencies, gelu_table
+from vqcodec.kernels.int_gemm import masked_layer
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Front:
     taps_b: torch.Tensor  # (n, taps of mask B) buffer indices the residual layers read
     plain: torch.Tensor  # (n,) row in the conditioning features (tile-major raster order)
     counts: list[int]  # positions per tile, in tile order (zeros included)
+    start: int = 0  # where the front's positions begin in its schedule's order
 
 
 class TileLayout:
@@ -76,7 +77,12 @@ class TileLayout:
         tile, rows, cols, t = tile[order], rows[order], cols[order], t[order]
         counts = torch.bincount(t).tolist()
         fronts = zip(tile.split(counts), rows.split(counts), cols.split(counts), strict=True)
-        return [self.front(*f) for f in fronts if len(f[0])]
+        out, start = [], 0
+        for f in fronts:
+            if len(f[0]):
+                out.append(replace(self.front(*f), start=start))
+                start += len(f[0])
+        return out
 
     def everything(self) -> Front:
         """All positions of all tiles as one step: the teacher-forced pass (symbols known)."""
@@ -91,56 +97,104 @@ class TileLayout:
         return self.front(*(torch.cat(p) for p in zip(*parts, strict=True)))
 
 
-class IntStepper:
-    """Cached evaluation of an `IntPriorTorch` over tiles; `step(front)` -> int64 frequency rows."""
+def _conditions(
+    net: IntPriorTorch, conds: list[torch.Tensor], shapes: list[tuple[int, int]]
+) -> list[torch.Tensor]:
+    """Per-layer conditioning rows of all tiles, tile-major (the layout's plain order); tiles of
+    one shape go through the conditioning network as one batch."""
+    per_tile: list[list[torch.Tensor] | None] = [None] * len(shapes)
+    by_shape: dict[tuple, list[int]] = {}
+    for b, (cond, shape) in enumerate(zip(conds, shapes, strict=True)):
+        by_shape.setdefault((tuple(cond.shape), shape), []).append(b)
+    for (_, (h, w)), tiles in by_shape.items():
+        feats = net.condition(torch.stack([conds[b] for b in tiles]), h, w)  # (B, hw, C) each
+        for i, b in enumerate(tiles):
+            per_tile[b] = [f[i] for f in feats]
+    return [torch.cat(parts) for parts in zip(*per_tile, strict=True)]
 
+
+class IntStepper:
+    """Cached evaluation of an `IntPriorTorch` over tiles; `step(front)` -> frequency rows.
+
+    Runs under torch.inference_mode (measured: half the per-op overhead of no_grad on the small
+    tensors of one wavefront)."""
+
+    @torch.inference_mode()
     def __init__(
         self,
         net: IntPriorTorch,
         shapes: list[tuple[int, int]],
         conds: list[torch.Tensor] | None = None,
+        teacher_forced: bool = False,
     ) -> None:
         cfg = net.cfg
         self.net, self.cfg = net, cfg
         self.layout = TileLayout(shapes, cfg.reach, net.taps_a, net.taps_b)
+        # the schedule: the lockstep wavefronts, or one step over everything (symbols known)
+        self.schedule = (
+            [self.layout.everything()] if teacher_forced else self.layout.lockstep(cfg.reach + 1)
+        )
         dev = net.device
-        self.emb_buf = torch.zeros(self.layout.size, cfg.embed_dim, device=dev)
+        size, i8 = self.layout.size, torch.int8
+        self.emb_buf = torch.zeros(size, cfg.embed_dim, dtype=i8, device=dev)
         self.act_bufs = [
-            torch.zeros(self.layout.size, cfg.channels, device=dev) for _ in range(cfg.layers)
+            torch.zeros(size, cfg.channels, dtype=i8, device=dev) for _ in range(cfg.layers)
+        ]
+        names = [(f"conv{i}", f"mix{i}", f"lut.conv{i}", f"lut.mix{i}") for i in range(cfg.layers)]
+        self.blocks = [
+            (net.lin[c], net.lin[m], net.lut[lc], net.lut[lm], buf)
+            for (c, m, lc, lm), buf in zip(names, self.act_bufs, strict=True)
         ]
         self.cond: list[torch.Tensor] | None = None
         if cfg.cond_codes:
             if conds is None:
                 raise ValueError("the conditional prior needs the coarser map of every tile")
-            per_tile = [net.condition(c, h, w) for c, (h, w) in zip(conds, shapes, strict=True)]
-            self.cond = [torch.cat(parts) for parts in zip(*per_tile, strict=True)]
+            # conditioning rows in schedule order: each step adds a contiguous slice
+            order = torch.cat([f.plain for f in self.schedule]).to(dev)
+            self.cond = [c.index_select(0, order) for c in _conditions(net, conds, shapes)]
 
-    def fronts(self) -> list[Front]:
-        return self.layout.lockstep(self.cfg.reach + 1)
-
+    @torch.inference_mode()
     def set_symbols(self, front: Front, symbols: torch.Tensor) -> None:
         """Make decoded (or known) symbols visible to later steps."""
         self.emb_buf.index_copy_(0, front.at.to(self.net.device), self.net.embed[symbols])
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def logits(self, front: Front) -> torch.Tensor:
+        """Integer logits (n, K) at the front's positions (float64). Pre-activations are carried
+        in the offset form u = v + 2^15 of `vqcodec.intprior` (clamped to [0, 2^16))."""
         lin, lut, dev = self.net.lin, self.net.lut, self.net.device
-        at, plain = front.at.to(dev), front.plain.to(dev)
-        taps_b = front.taps_b.to(dev)
+        at, taps_b = front.at.to(dev), front.taps_b.to(dev)
+        cond = [None] * (self.cfg.layers + 1) if self.cond is None else self.cond
+        span = slice(front.start, front.start + len(front.at))
 
-        def cond(layer: int) -> torch.Tensor | int:
-            return 0 if self.cond is None else self.cond[layer].index_select(0, plain)
+        def plus_cond(x: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+            return x if rows is None else x.add_(rows[span])
 
-        x = lin["first"].requant(gather_gemm(self.emb_buf, front.taps_a.to(dev), lin["first"]))
-        x = (x + cond(0)).clamp_(PRE_MIN, PRE_MAX)
-        for layer, buf in enumerate(self.act_bufs):
-            buf.index_copy_(0, at, gelu_table(x, lut[f"lut.conv{layer}"]))
-            h = lin[f"conv{layer}"].requant(gather_gemm(buf, taps_b, lin[f"conv{layer}"]))
-            g = gelu_table((h + cond(layer + 1)).clamp_(PRE_MIN, PRE_MAX), lut[f"lut.mix{layer}"])
-            x = (x + lin[f"mix{layer}"].apply(g)).clamp_(PRE_MIN, PRE_MAX)
-        y = lin["head1"].apply(gelu_table(x, lut["lut.head1"])).clamp_(PRE_MIN, PRE_MAX)
+        u = masked_layer(self.emb_buf, front.taps_a.to(dev), lin["first"])
+        u = plus_cond(u, cond[0]).clamp_(U_MIN, U_MAX)
+        for (conv, mix, lut_conv, lut_mix, buf), c in zip(self.blocks, cond[1:], strict=True):
+            buf.index_copy_(0, at, gelu_table(u, lut_conv))
+            h = plus_cond(masked_layer(buf, taps_b, conv), c).clamp_(U_MIN, U_MAX)
+            u = u.add_(mix.apply(gelu_table(h, lut_mix))).clamp_(U_MIN, U_MAX)
+        y = lin["head1"].apply(gelu_table(u, lut["lut.head1"])).clamp_(U_MIN, U_MAX)
         return lin["head2"].apply(gelu_table(y, lut["lut.head2"]))
 
+    @torch.inference_mode()
     def step(self, front: Front) -> torch.Tensor:
-        """int64 frequency rows (n, K) at the front's positions (each sums to 2^23)."""
+        """Frequency rows (n, K), integer-valued float64, at the front's positions (each row
+        sums to 2^23)."""
         return frequencies(self.logits(front), self.net.exp)
+
+
+@torch.inference_mode()
+def teacher_forced_bits(
+    net: IntPriorTorch, tiles: list[torch.Tensor], conds: list[torch.Tensor] | None = None
+) -> float:
+    """-sum log2 p of the (h, w) index maps `tiles` under the integer prior, every position in
+    one pass (the rate the range coder pays, up to its own overhead)."""
+    stepper = IntStepper(net, [tuple(t.shape) for t in tiles], conds, teacher_forced=True)
+    (front,) = stepper.schedule
+    symbols = torch.cat([t.reshape(-1) for t in tiles])[front.plain]
+    stepper.set_symbols(front, symbols)
+    chosen = stepper.step(front).gather(1, symbols[:, None].to(net.device))[:, 0]
+    return float(FREQ_BITS * len(symbols) - chosen.double().log2().sum())

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.numpy import load_file, save_file
 
 from vqcodec.config import PriorConfig
@@ -112,6 +113,13 @@ def load_priors(path: Path, cfgs: dict[str, PriorConfig]) -> dict[str, IntPrior]
 
 
 # ---- fast path (torch) --------------------------------------------------------------------------
+#
+# The torch form carries every integer in float64 (float32 for int8 activations): IEEE doubles
+# hold integers below 2^53 exactly, and +, *, floor and multiplication by a power of two of such
+# values are exact, so the results are the reference's integers. Float64 arithmetic vectorizes
+# where int64 multiplies and shifts do not (measured about 2x faster per op here).
+
+EXACT_F64 = 1 << 53
 
 
 def _exact_gemm_dtype(weight: np.ndarray) -> torch.dtype:
@@ -121,81 +129,116 @@ def _exact_gemm_dtype(weight: np.ndarray) -> torch.dtype:
     bound = int(np.abs(weight.astype(np.int64)).sum(axis=0).max()) * ACT_MAX
     if bound < 1 << 24:
         return torch.float32
-    if bound < 1 << 53:
+    if bound < EXACT_F64:
         return torch.float64
     raise ValueError("integer prior layer too large for exact float accumulation")
 
 
-@dataclass(frozen=True)
+# Pre-activations feeding a GELU table are carried as u = v + 2^15 in [0, 2^16): the offset is
+# folded into the producing layer's rounding offset (exact), so a table lookup is one gather.
+TABLE_OFFSET = 1 << 15
+U_MIN, U_MAX = PRE_MIN + TABLE_OFFSET, PRE_MAX + TABLE_OFFSET
+OFFSET_OUTPUTS = ("first", "head1", "cond.conv0", "cond.conv1", "cond.up")  # and every conv{l}
+
+
+@dataclass
 class TorchLinear:
-    weight: torch.Tensor  # (in, out), integer-valued float32 or float64
-    bias: torch.Tensor  # (out,) int64
-    mult: torch.Tensor  # (out,) int64
-    shift: torch.Tensor  # (out,) int64
-    half: torch.Tensor  # (out,) int64: 2^(shift - 1)
+    weight: torch.Tensor  # integer-valued float; dense (in, out), convs in torch's layout
+    weight_i8: torch.Tensor  # the same as int8 (dense layers: the CPU int GEMM and Triton)
+    offset: torch.Tensor  # (out,) float64: bias * m + 2^(shift - 1) (+ 2^15 * 2^shift)
+    mult: torch.Tensor  # (out,) float64
+    scale: torch.Tensor  # (out,) float64: 2^-shift
 
     @classmethod
     def of(cls, prior: IntPrior, name: str, device: torch.device) -> TorchLinear:
-        w = prior[name + ".w"]  # (in, out) dense; conv weights keep torch's layout
-        dtype = _exact_gemm_dtype(w) if w.ndim == 2 else torch.float64
-        shift = torch.from_numpy(prior[name + ".sh"].astype(np.int64)).to(device)
-        return cls(
-            torch.from_numpy(w.astype(np.float64)).to(dtype).to(device),
-            torch.from_numpy(prior[name + ".b"].astype(np.int64)).to(device),
-            torch.from_numpy(prior[name + ".m"].astype(np.int64)).to(device),
-            shift,
-            torch.ones_like(shift) << (shift - 1),
-        )
+        w = prior[name + ".w"]
+        flat = w if w.ndim == 2 else w.reshape(w.shape[0], -1).T  # (in, out) for the bound
+        if name == "cond.up":  # (CIN, COUT, 4, 4): each output sums 4 taps of CIN inputs
+            flat = np.abs(w.astype(np.int64)).sum(axis=(2, 3)) // 4 + 1
+        dtype = _exact_gemm_dtype(flat)
+        bias, mult, shift = (prior[name + k].astype(np.int64) for k in (".b", ".m", ".sh"))
+        offset = bias * mult + (np.int64(1) << (shift - 1))
+        if name in OFFSET_OUTPUTS or name.startswith("conv"):
+            offset = offset + (np.int64(TABLE_OFFSET) << shift)
+        acc_bound = int(np.abs(flat.astype(np.int64)).sum(axis=0).max()) * ACT_MAX
+        if (acc_bound * mult + np.abs(offset)).max() >= EXACT_F64:
+            raise ValueError(f"integer prior layer {name}: requant would exceed 2^53")
+
+        def f64(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(a.astype(np.float64)).to(device)
+
+        w_i8 = torch.from_numpy(np.ascontiguousarray(w, dtype=np.int8)).to(device)
+        return cls(f64(w).to(dtype), w_i8, f64(offset), f64(mult), f64(np.exp2(-shift)))
 
     def requant(self, acc: torch.Tensor) -> torch.Tensor:
-        """int64 accumulator (n, out) with bias not yet added -> next scale (floor shift)."""
-        return ((acc + self.bias) * self.mult + self.half) >> self.shift
+        """Accumulator (n, out) before the bias -> floor(((acc + b) * m + 2^(sh-1)) / 2^sh),
+        computed as floor((acc * m + offset) * 2^-sh): every intermediate an integer < 2^53."""
+        return torch.addcmul(self.offset, acc, self.mult).mul_(self.scale).floor_()
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
-        """Integer-valued (n, in) -> requantized int64 (n, out)."""
-        return self.requant((x.to(self.weight.dtype) @ self.weight).to(torch.int64))
+        """int8 activations (n, in) -> requantized (n, out), float64."""
+        return self.requant(int_matmul(x, self.weight_i8))
 
 
-def gelu_table(values: torch.Tensor, lut: torch.Tensor) -> torch.Tensor:
-    """int16-range int64 pre-activations -> the table's int8 values (as float32 for GEMMs)."""
-    return lut[(values >> LUT_SHIFT) + LUT_SIZE // 2]
+def int_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Exact int8 (n, k) @ int8 (k, m): torch's int8 GEMM (int32 sums; VNNI where the CPU has
+    it), or where that is missing a float32 GEMM of the same integers (exact below 2^24, which
+    `_exact_gemm_dtype` checked for every dense layer)."""
+    if a.is_cpu and hasattr(torch, "_int_mm"):
+        try:
+            return torch._int_mm(a, b)
+        except RuntimeError:
+            pass
+    return a.float() @ b.float()
+
+
+def expand_table(lut: np.ndarray) -> torch.Tensor:
+    """The 4096-entry GELU table as a 65536-entry int8 table indexed by u = v + 2^15
+    (entry u = lut[(v >> 4) + 2048]): one gather per lookup."""
+    return torch.from_numpy(np.repeat(lut.astype(np.int8), 1 << LUT_SHIFT))
+
+
+def gelu_table(u: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Offset pre-activations u in [0, 2^16) -> the table's int8 values, same shape."""
+    return table.index_select(0, u.long().reshape(-1)).view(u.shape)
 
 
 def frequencies(logits: torch.Tensor, exp_table: torch.Tensor) -> torch.Tensor:
-    """int64 logits (n, K) -> int64 frequency rows (n, K): each >= 1, each row sums to 2^23."""
-    k = logits.shape[1]
-    top = logits.max(dim=1, keepdim=True).values
-    symbol = torch.arange(k, device=logits.device)
-    first_max = torch.where(logits == top, symbol, k).min(dim=1, keepdim=True).values
-    e = exp_table[(top - logits).clamp_(max=EXP_SIZE - 1)]
-    f = e * (FREQ_TOTAL - k) // e.sum(dim=1, keepdim=True) + 1
+    """Integer logits (n, K) -> frequency rows (n, K) as integer-valued float64: each >= 1,
+    each row summing to 2^23 (as `intprior_ref.frequencies`)."""
+    n, k = logits.shape
+    top, first_max = logits.max(dim=1, keepdim=True)  # torch: the first of equal maxima
+    d = (top - logits).clamp_(max=EXP_SIZE - 1).long()
+    e = exp_table.index_select(0, d.view(-1)).view(n, k)
+    total = e.sum(dim=1, keepdim=True)  # < 2^32
+    scaled = e * (FREQ_TOTAL - k)  # < 2^43
+    # floor(scaled / total): the floor of the correctly rounded quotient is the true floor or one
+    # more (rounding may carry a quotient just below an integer up to it); an exact product
+    # decides which
+    q = torch.floor(scaled / total)
+    q -= (q * total > scaled).double()
+    f = q + 1
     f.scatter_add_(1, first_max, FREQ_TOTAL - f.sum(dim=1, keepdim=True))
     return f
 
 
 def _conv_int(x: torch.Tensor, lin: TorchLinear, transpose: bool) -> torch.Tensor:
-    """Exact integer convolution (B, CIN, H, W) -> int64 (B, COUT, H', W'): unfold + GEMM in
-    float64 (no Winograd/FFT conv algorithms, whose rounding is not exact)."""
-    w = lin.weight.double()
+    """Exact integer convolution (B, CIN, H, W) -> requantized float64 (B, COUT, H', W'): unfold
+    + GEMM (not torch's convolution, whose Winograd/FFT algorithms do not keep integers exact)."""
+    w = lin.weight
+    x = x.to(w.dtype)
+    b, _, h, wd = x.shape
     if transpose:  # 4x4, stride 2, padding 1: out[2i - 1 + ky, 2j - 1 + kx] += x[i, j] w[ky, kx]
-        b, _, h, wd = x.shape
-        cout = w.shape[1]
-        full = torch.zeros(b, cout, 2 * h + 2, 2 * wd + 2, dtype=torch.float64, device=x.device)
-        xf = x.double().permute(0, 2, 3, 1)  # (B, H, W, CIN)
+        full = torch.zeros(b, 2 * h + 2, 2 * wd + 2, w.shape[1], dtype=w.dtype, device=x.device)
+        xs = x.permute(0, 2, 3, 1)  # (B, H, W, CIN)
         for ky in range(4):
             for kx in range(4):
-                contrib = (xf @ w[:, :, ky, kx]).permute(0, 3, 1, 2)  # (B, COUT, H, W)
-                full[:, :, ky : ky + 2 * h : 2, kx : kx + 2 * wd : 2] += contrib
-        acc = full[:, :, 1 : 2 * h + 1, 1 : 2 * wd + 1]
+                full[:, ky : ky + 2 * h : 2, kx : kx + 2 * wd : 2] += xs @ w[:, :, ky, kx]
+        acc = full[:, 1 : 2 * h + 1, 1 : 2 * wd + 1]  # (B, H', W', COUT)
     else:
-        b, _, h, wd = x.shape
         k = w.shape[-1]
-        if k == 1:
-            acc = torch.einsum("bchw,oc->bohw", x.double(), w[:, :, 0, 0])
-        else:
-            cols = torch.nn.functional.unfold(x.double(), k, padding=k // 2)  # (B, CIN*k*k, HW)
-            acc = (w.reshape(w.shape[0], -1) @ cols).reshape(b, -1, h, wd)
-    acc = acc.round().to(torch.int64).permute(0, 2, 3, 1)  # exact already; round() is a no-op
+        cols = F.unfold(x, k, padding=k // 2)  # (B, CIN * k * k, H * W)
+        acc = (cols.transpose(1, 2) @ w.reshape(w.shape[0], -1).T).view(b, h, wd, -1)
     return lin.requant(acc).permute(0, 3, 1, 2)
 
 
@@ -207,23 +250,29 @@ class IntPriorTorch:
         self.prior, self.cfg, self.device = prior, prior.cfg, device
         self.taps_a, self.taps_b = masked_taps(prior.cfg.kernel)
         self.lin = {n: TorchLinear.of(prior, n, device) for n in IntPrior.linear_names(prior.cfg)}
-        self.lut = {
-            n: torch.from_numpy(prior[n].astype(np.float32)).to(device)
-            for n in IntPrior.lut_names(prior.cfg)
-        }
-        self.embed = torch.from_numpy(prior["embed"].astype(np.float32)).to(device)
-        self.exp = torch.from_numpy(prior["exp"].astype(np.int64)).to(device)
+        self.lut = {n: expand_table(prior[n]).to(device) for n in IntPrior.lut_names(prior.cfg)}
+        self.embed = torch.from_numpy(prior["embed"].astype(np.int8)).to(device)
+        self.exp = torch.from_numpy(prior["exp"].astype(np.float64)).to(device)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def condition(self, cond_idx: torch.Tensor, height: int, width: int) -> list[torch.Tensor]:
-        """Per-layer additive int64 features (H * W, C) from the coarser (h/2, w/2) map."""
+        """Per-layer additive features (B, H * W, C) from a batch of coarser (B, h/2, w/2) maps,
+        as float32 (exact: they are clamped to +-2^16)."""
         lut = self.lut
-        c = torch.from_numpy(self.prior["cond.embed"].astype(np.float32)).to(self.device)
-        x = c[cond_idx.to(self.device)].permute(2, 0, 1)[None]  # (1, E, h, w)
+        c = torch.from_numpy(self.prior["cond.embed"].astype(np.int8)).to(self.device)
+        x = c[cond_idx.to(self.device)].permute(0, 3, 1, 2)  # (B, E, h, w)
         for i, name in enumerate(("cond.conv0", "cond.conv1", "cond.up")):
             pre = _conv_int(x, self.lin[name], transpose=name == "cond.up")
-            x = gelu_table(pre.clamp(PRE_MIN, PRE_MAX), lut[f"lut.cond{i}"])
-        feats = _conv_int(x, self.lin["cond.out"], transpose=False)
-        feats = feats.clamp(-COND_LIMIT, COND_LIMIT)[0, :, :height, :width]  # (C*(L+1), H, W)
-        rows = feats.permute(1, 2, 0).reshape(height * width, -1)
-        return list(rows.chunk(self.cfg.layers + 1, dim=1))
+            x = gelu_table(pre.clamp_(U_MIN, U_MAX), lut[f"lut.cond{i}"])
+        # the 1x1 output layer on the kept positions only, one layer's chunk at a time
+        b = x.shape[0]
+        rows = x[:, :, :height, :width].permute(0, 2, 3, 1).reshape(b * height * width, -1)
+        out, c = self.lin["cond.out"], self.cfg.channels
+        w = out.weight_i8[:, :, 0, 0].T  # (CIN, C * (layers + 1))
+        feats = []
+        for k in range(self.cfg.layers + 1):
+            cols = slice(k * c, (k + 1) * c)
+            acc = int_matmul(rows.contiguous(), w[:, cols].contiguous())
+            f = torch.addcmul(out.offset[cols], acc, out.mult[cols]).mul_(out.scale[cols]).floor_()
+            feats.append(f.clamp_(-COND_LIMIT, COND_LIMIT).float().view(b, height * width, c))
+        return feats

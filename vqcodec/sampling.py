@@ -33,12 +33,14 @@ def sample_images(codec: Codec, width: int, height: int, count: int, seed: int =
                   temperature: float = 1.0) -> list[np.ndarray]:  # fmt: skip
     """`count` H x W x 3 uint8 images drawn from the model's priors."""
     gen = torch.Generator().manual_seed(seed)
-    (th, tw), (bh, bw) = map_sizes(width, height, codec.cfg.vqvae.stride)
+    shapes = map_sizes(width, height, codec.cfg.vqvae.stride)
     images = []
     for _ in range(count):
-        top = sample_map(codec.model.prior_top, th, tw, None, gen, temperature)
-        bottom = sample_map(codec.model.prior_bottom, bh, bw, top, gen, temperature)
-        images.append(codec.synthesize(top, bottom, width, height))
+        maps: list[torch.Tensor] = []
+        for net, (h, w) in zip(codec.model.priors(), shapes, strict=True):  # coarsest first
+            cond = maps[-1] if net.cfg.cond_codes else None
+            maps.append(sample_map(net, h, w, cond, gen, temperature))
+        images.append(codec.synthesize(maps, width, height))
     return images
 
 

@@ -19,6 +19,7 @@ from vqcodec.errors import ModelError
 
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
+INT_PRIOR_FILE = "prior_int.safetensors"
 REGISTRY_FILE = "zoo.json"
 
 
@@ -29,11 +30,28 @@ class ZooEntry:
     sha256: str  # of the weights file
     folder: Path
     quality: int | None = None  # position on the rate ladder (1 = lowest rate)
+    config_sha256: str | None = None
+    int_prior_sha256: str | None = None  # the integer priors of format 2
+
+    @property
+    def fingerprint_v1(self) -> int:
+        """The 32-bit fingerprint of format 1 headers: the weights' sha256."""
+        return int(self.sha256[:8], 16)
 
     @property
     def fingerprint(self) -> int:
-        """The 32-bit weights fingerprint stored in .vqz headers."""
-        return int(self.sha256[:8], 16)
+        """The 32-bit fingerprint of format 2 headers: everything that decides the decoded
+        indices and pixels (weights, config, integer priors)."""
+        joined = f"{self.sha256}:{self.config_sha256}:{self.int_prior_sha256}".encode()
+        return int(hashlib.sha256(joined).hexdigest()[:8], 16)
+
+    def hashes(self) -> dict[str, str | None]:
+        """File name -> sha256 recorded in the zoo."""
+        return {
+            WEIGHTS_FILE: self.sha256,
+            CONFIG_FILE: self.config_sha256,
+            INT_PRIOR_FILE: self.int_prior_sha256,
+        }
 
 
 def models_dir() -> Path:
@@ -53,7 +71,13 @@ def _registry(folder: Path) -> tuple[dict[str, ZooEntry], str]:
     raw = json.loads((folder / REGISTRY_FILE).read_text())
     entries = {
         m["name"]: ZooEntry(
-            int(m["id"]), m["name"], m["sha256"], folder / m["name"], m.get("quality")
+            int(m["id"]),
+            m["name"],
+            m["sha256"],
+            folder / m["name"],
+            m.get("quality"),
+            m.get("config_sha256"),
+            m.get("int_prior_sha256"),
         )
         for m in raw["models"]
     }
@@ -116,11 +140,29 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def verified_file(entry: ZooEntry, name: str) -> Path:
+    """A file of `entry` after checking its sha256 against the registry (every file a model
+    has is recorded there: weights, config, integer priors)."""
+    path = entry.folder / name
+    expected = entry.hashes()[name]
+    if expected is None:
+        raise ModelError(f"model {entry.name}: the zoo records no {name}")
+    if not path.is_file():
+        raise ModelError(f"model {entry.name}: {name} missing ({path})")
+    if sha256_file(path) != expected:
+        raise ModelError(f"model {entry.name}: {name} does not match its sha256 in the zoo")
+    return path
+
+
 def verified_weights(entry: ZooEntry) -> Path:
     """The weights file of `entry` after checking its sha256 against the registry."""
-    path = entry.folder / WEIGHTS_FILE
-    if not path.is_file():
-        raise ModelError(f"model {entry.name}: weights file missing ({path})")
-    if sha256_file(path) != entry.sha256:
-        raise ModelError(f"model {entry.name}: weights file does not match its sha256 in the zoo")
-    return path
+    return verified_file(entry, WEIGHTS_FILE)
+
+
+def write_registry(folder: Path, registry: dict) -> None:
+    """Write zoo.json atomically (temp file + rename): a crash never leaves half a registry."""
+    path = folder / REGISTRY_FILE
+    tmp = path.with_name(f".{REGISTRY_FILE}.tmp")
+    tmp.write_text(json.dumps(registry, indent=2) + "\n")
+    os.replace(tmp, path)
+    _registry.cache_clear()

@@ -18,17 +18,23 @@ if TYPE_CHECKING:
     from vqcodec.intprior import TorchLinear
 
 
+def int_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    from vqcodec.intprior import int_matmul as exact
+
+    return exact(a, b)
+
+
 def gather_gemm_ref(buf: torch.Tensor, taps: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Torch reference: gather the tap rows, one GEMM in the weight's (exact) dtype -> int64."""
+    """Torch reference of the kernel: gather the int8 tap rows, one exact integer GEMM."""
     x = buf.index_select(0, taps.reshape(-1)).view(taps.shape[0], -1)
-    return (x.to(weight.dtype) @ weight).to(torch.int64)
+    return int_matmul(x, weight)
 
 
-def gather_gemm(buf: torch.Tensor, taps: torch.Tensor, lin: TorchLinear) -> torch.Tensor:
-    """int64 (n, COUT) accumulators of the layer `lin` at the gathered positions."""
+def masked_layer(buf: torch.Tensor, taps: torch.Tensor, lin: TorchLinear) -> torch.Tensor:
+    """The requantized output (n, COUT), float64, of layer `lin` at the gathered positions of the
+    int8 buffer: Triton's kernel on CUDA (or when forced), else the torch reference."""
     if use_triton(buf):
         from vqcodec.kernels._int_gemm_triton import gather_gemm_triton
 
-        w8 = lin.weight.to(torch.int8)
-        return gather_gemm_triton(buf, taps, w8).to(torch.int64)
-    return gather_gemm_ref(buf, taps, lin.weight)
+        return lin.requant(gather_gemm_triton(buf, taps, lin.weight_i8))
+    return lin.requant(gather_gemm_ref(buf, taps, lin.weight_i8))

@@ -45,5 +45,5 @@ def export_run(
     registry["models"].append(entry)
     if make_default or "default" not in registry:
         registry["default"] = name
-    registry_path.write_text(json.dumps(registry, indent=2) + "\n")
+    zoo.write_registry(out.parent, registry)
     return zoo.ZooEntry(model_id, name, sha, out, quality)
