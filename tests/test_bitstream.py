@@ -69,3 +69,36 @@ def test_reserved_flags_refused():
     data = bytes(fields) + struct.pack("<HI", check, 0) + b"t" * 5 + b"b" * 7
     with pytest.raises(FormatError, match="reserved"):
         bitstream.unpack(data)
+
+
+def test_unpack_header_needs_only_a_bounded_prefix():
+    data = packed()
+    header_bytes = len(data) - HEADER.len_top - HEADER.len_bottom
+    for prefix in (data, data[: bitstream.MAX_HEADER_BYTES], data[:header_bytes]):
+        assert bitstream.unpack_header(prefix) == (HEADER, header_bytes)
+    assert bitstream.unpack_header(data + bytes(1000))[1] == header_bytes
+    # the longest header the parser accepts: every varint spelled with 5 bytes
+    fields = bitstream._FIXED.pack(b"VQZ", 1, 1, 2, 0) + bytes([0x90, 0x80, 0x80, 0x80, 0]) * 4
+    longest = fields + struct.pack("<HI", bitstream._header_check(fields), 0)
+    assert len(longest) == bitstream.MAX_HEADER_BYTES
+    header, size = bitstream.unpack_header(longest)
+    assert size == bitstream.MAX_HEADER_BYTES and (header.width, header.len_top) == (16, 16)
+
+
+def test_unpack_header_refuses_what_unpack_refuses():
+    data = packed()
+    header_bytes = len(data) - HEADER.len_top - HEADER.len_bottom
+    for n in range(header_bytes):
+        with pytest.raises(FormatError):
+            bitstream.unpack_header(data[:n])
+    with pytest.raises(FormatError, match="magic"):
+        bitstream.unpack_header(bytes(1 << 16))
+    with pytest.raises(FormatError, match="version 9"):
+        bitstream.unpack_header(data[:3] + bytes([9]) + data[4:])
+    damaged = bytearray(data)
+    damaged[11] ^= 0x01
+    with pytest.raises(CorruptStreamError, match="header"):
+        bitstream.unpack_header(bytes(damaged))
+    huge = bitstream.pack(Header(1, 0, 0, 0, 100_000, 100_000, 0, 0), b"", b"", 0)
+    with pytest.raises(FormatError, match="limit"):
+        bitstream.unpack_header(huge)

@@ -1,7 +1,8 @@
 """The library API: compress an image to .vqz bytes and back.
 
-data = vqcodec.compress("photo.png")          # or a PIL image, or an H x W x 3 uint8 array
-image = vqcodec.decompress(data)              # PIL.Image.Image
+data = vqcodec.compress("photo.png")          # or bytes, a binary file, a PIL image, an array
+image = vqcodec.decompress(data)              # or a path, or a binary file
+Options are keyword-only; every failure a caller can cause is a `VQCodecError`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from PIL import Image
 from vqcodec import bitstream, zoo
 from vqcodec.codec import Codec, map_sizes
 from vqcodec.entropy import bytes_to_words, decode_map, encode_map, words_to_bytes
-from vqcodec.errors import CorruptStreamError, ModelError
+from vqcodec.errors import CorruptStreamError, InputTypeError, ModelError
 from vqcodec.image_io import ImageLike, to_image, to_rgb
+from vqcodec.vqz_input import VqzSource, read_header, read_vqz
 
 
 @cache
@@ -50,14 +52,24 @@ class Compressed:
         return 8 * len(self.data) / (self.width * self.height)
 
 
+def _check_options(model: object, quality: object, drop_alpha: object) -> None:
+    if model is not None and not isinstance(model, str):
+        raise InputTypeError(f"model must be a name (str), not {type(model).__name__}")
+    if quality is not None and (not isinstance(quality, int) or isinstance(quality, bool)):
+        raise InputTypeError(f"quality must be an int, not {type(quality).__name__}")
+    if not isinstance(drop_alpha, bool):
+        raise InputTypeError(f"drop_alpha must be True or False, not {type(drop_alpha).__name__}")
+
+
 def compress_image(
     image: ImageLike,
-    model: str | None = None,
-    drop_alpha: bool = False,
     *,
+    model: str | None = None,
     quality: int | None = None,
+    drop_alpha: bool = False,
 ) -> Compressed:
     """Compress and report sizes (see `compress` for the plain bytes)."""
+    _check_options(model, quality, drop_alpha)
     rgb, colour = to_rgb(image, drop_alpha)
     codec = load_codec(model, quality)
     height, width = rgb.shape[:2]
@@ -89,14 +101,15 @@ def compress_image(
 
 def compress(
     image: ImageLike,
-    model: str | None = None,
-    drop_alpha: bool = False,
     *,
+    model: str | None = None,
     quality: int | None = None,
+    drop_alpha: bool = False,
 ) -> bytes:
-    """Compress `image` (path, PIL image or uint8 array) to .vqz bytes with the model named
-    `model` or the one at `quality` on the ladder (1 = fewest bits; neither: the default)."""
-    return compress_image(image, model, drop_alpha, quality=quality).data
+    """Compress `image` (a path, encoded image bytes, a binary file, a PIL image or a uint8
+    array) to .vqz bytes with the model named `model` or the one at `quality` on the ladder
+    (1 = fewest bits; neither: the default). `drop_alpha` discards real transparency."""
+    return compress_image(image, model=model, quality=quality, drop_alpha=drop_alpha).data
 
 
 def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, torch.Tensor, torch.Tensor]:
@@ -120,17 +133,18 @@ def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, torch.Tensor, 
     return header, codec, idx_top, idx_bottom
 
 
-def decompress(data: bytes) -> Image.Image:
-    """Decode .vqz bytes to a PIL image of the original size and colour mode."""
-    header, codec, idx_top, idx_bottom = decode_indices(data)
+def decompress(source: VqzSource) -> Image.Image:
+    """Decode a .vqz file (bytes, a path or a binary file object) to a PIL image of the
+    original size and colour mode."""
+    header, codec, idx_top, idx_bottom = decode_indices(read_vqz(source))
     rgb = codec.synthesize(idx_top, idx_bottom, header.width, header.height)
     return to_image(rgb, header.colour)
 
 
-def info(data: bytes) -> dict[str, object]:
-    """Header fields of a .vqz file, without decoding it."""
-    parsed = bitstream.unpack(bytes(data))
-    h = parsed.header
+def info(source: VqzSource) -> dict[str, object]:
+    """Header fields of a .vqz file (bytes, a path or a binary file object), reading only the
+    header of a path or file (from a pipe the sizes are the header's)."""
+    h, header_bytes, total_bytes = read_header(source)
     try:
         model = zoo.by_id(h.model_id).name
     except ModelError:
@@ -143,8 +157,8 @@ def info(data: bytes) -> dict[str, object]:
         "width": h.width,
         "height": h.height,
         "colour": "grayscale" if h.colour == bitstream.COLOUR_GRAY else "RGB",
-        "header_bytes": len(data) - h.len_top - h.len_bottom,
+        "header_bytes": header_bytes,
         "stream_bytes": [h.len_top, h.len_bottom],
-        "total_bytes": len(data),
-        "bpp": 8 * len(data) / (h.width * h.height),
+        "total_bytes": total_bytes,
+        "bpp": 8 * total_bytes / (h.width * h.height),
     }

@@ -81,7 +81,7 @@ def measure_image(task: Task) -> list[dict]:
     for model in task.models:
         with PeakRSS() as enc_mem:
             start = time.perf_counter()
-            result = compress_image(rgb, model)
+            result = compress_image(rgb, model=model)
             enc = time.perf_counter() - start
         with PeakRSS() as dec_mem:
             start = time.perf_counter()

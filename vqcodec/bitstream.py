@@ -163,3 +163,44 @@ def unpack(data: bytes) -> Parsed:
         raise FormatError(f"trailing data after the .vqz payload ({len(data) - end} bytes)")
     header = Header(model_id, fingerprint, colour, backend, width, height, len_top, len_bottom)
     return Parsed(header, header_fields, crc, data[pos : pos + len_top], data[pos + len_top : end])
+
+
+MAX_HEADER_BYTES = _FIXED.size + 4 * 5 + 6  # fixed fields, four varints of <= 5 bytes, checks
+
+
+def unpack_header(prefix: bytes) -> tuple[Header, int]:
+    """The header of a .vqz file and its length in bytes, from the file's first bytes: at least
+    `MAX_HEADER_BYTES` of them, or the whole file if it is shorter. The payload is neither
+    needed nor checked, so `info` and the Pillow plugin read a bounded prefix of a file or pipe.
+    Raises FormatError (CorruptStreamError for a failed header check) as `unpack` does."""
+    data = bytes(prefix[:MAX_HEADER_BYTES])
+    if data[: len(MAGIC)] != MAGIC[: len(data)]:
+        raise FormatError("not a .vqz file (bad magic bytes)")
+    if len(data) < _FIXED.size:
+        raise FormatError("truncated .vqz file")
+    _, version, model_id, fingerprint, flags = _FIXED.unpack_from(data)
+    if version != VERSION:
+        raise FormatError(
+            f"unsupported .vqz format version {version} (this reader knows {VERSION})"
+        )
+    if flags >> 5:
+        raise FormatError("malformed .vqz header (reserved flag bits set)")
+    colour, backend = flags & 0b11, (flags >> 2) & 0b111
+    if colour not in (COLOUR_RGB, COLOUR_GRAY):
+        raise FormatError(f"unknown colour mode {colour} in .vqz header")
+    if backend != BACKEND_TORCH_FP32_CPU:
+        raise FormatError(f"unknown prior backend class {backend} in .vqz header")
+    pos = _FIXED.size
+    width, pos = _read_varint(data, pos)
+    height, pos = _read_varint(data, pos)
+    len_top, pos = _read_varint(data, pos)
+    len_bottom, pos = _read_varint(data, pos)
+    if len(data) < pos + 6:
+        raise FormatError("truncated .vqz header")
+    (check,) = struct.unpack_from("<H", data, pos)
+    if check != _header_check(data[:pos]):
+        raise CorruptStreamError("corrupt .vqz header (header check mismatch)")
+    if problem := size_problem(width, height):
+        raise FormatError(f"invalid .vqz header: {problem}")
+    header = Header(model_id, fingerprint, colour, backend, width, height, len_top, len_bottom)
+    return header, pos + 6

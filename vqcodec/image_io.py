@@ -44,7 +44,8 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from vqcodec.bitstream import COLOUR_GRAY, COLOUR_RGB, MAX_PIXELS, MAX_SIDE, size_problem
 from vqcodec.errors import ImageInputError, InputTypeError, VQCodecError
 
-ImageLike = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes] | Image.Image | np.ndarray
+Encoded = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]  # a file, or its bytes
+ImageLike = Encoded | Image.Image | np.ndarray
 
 MAX_INPUT_BYTES = 1 << 30  # an encoded image read from a pipe; far above any codable image
 
@@ -211,7 +212,8 @@ def _to_srgb(im: Image.Image, icc: bytes | None, name: str) -> Image.Image:
         srgb = ImageCms.createProfile("sRGB")
         out = ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
     except Exception as exc:  # ImageCms.PyCMSError, OSError, ValueError on a damaged profile
-        raise ImageInputError(f"{name} has an ICC profile that cannot be used: {_detail(exc)}")
+        problem = f"{name} has an ICC profile that cannot be used: {_detail(exc)}"
+        raise ImageInputError(problem) from None
     return out.convert("L") if im.mode == "L" else out
 
 
