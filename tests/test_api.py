@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import vqcodec
 from vqcodec import bitstream
@@ -145,3 +146,8 @@ def test_path_like_objects_are_paths(vqz):
 
     assert vqcodec.info(Custom())["width"] == 28
     assert isinstance(Path(vqz), Path)
+
+
+def test_premultiplied_alpha_images_compress():
+    for im in (Image.new("RGBa", (8, 8), (90, 60, 30, 255)), Image.new("La", (8, 8), (90, 255))):
+        assert vqcodec.decompress(vqcodec.compress(im)).size == (8, 8)

@@ -5,7 +5,6 @@ import io
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -98,19 +97,12 @@ def test_binary_output_to_a_terminal_is_refused(image_file):
     assert "terminal" in proc.stderr.decode()
 
 
-@pytest.mark.parametrize("command", ["info", "decode"])
-def test_dev_zero_fails_fast_with_one_line(command):
-    start = time.perf_counter()
-    status, _, err = (
-        cli(command, "/dev/zero", "-o", "-") if command == "decode" else cli(command, "/dev/zero")
-    )
+def test_dev_zero_fails_fast_with_one_line():
+    status, _, err = cli("info", "/dev/zero", timeout=60)  # the real program, as in the issue
     assert status == 1 and err.strip() == "error: not a .vqz file (bad magic bytes)"
-    assert time.perf_counter() - start < 30
+    one_line_error(run("decode", "/dev/zero", "-o", "-"), "bad magic")
     with open("/dev/zero", "rb") as zeros:
-        proc = subprocess.run([sys.executable, "-m", "vqcodec.cli", "info", "-"], stdin=zeros,
-                              capture_output=True, timeout=60,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
-    assert proc.returncode == 1 and b"bad magic" in proc.stderr
+        one_line_error(run("info", "-", input=zeros), "bad magic")
 
 
 # --- output formats --------------------------------------------------------------------------
@@ -182,5 +174,4 @@ def test_decompression_bomb_is_one_line(tmp_path):
 
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(images.png_header(10_000, 10_000))
-    status, _, err = cli("encode", bomb)
-    assert status == 1 and err.strip().count("\n") == 0 and "limit" in err, err
+    one_line_error(run("encode", bomb), "limit")

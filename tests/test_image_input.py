@@ -260,3 +260,19 @@ def test_non_seekable_stream_is_read_with_a_bound(monkeypatch):
     pipe = io.BufferedReader(io.BytesIO(data))
     pipe.seekable = lambda: False
     assert to_rgb(pipe)[0].shape == (3, 3, 3)
+
+
+def test_frames_of_a_pil_image_count_too():
+    animation = Image.open(io.BytesIO(images.animated("GIF")))
+    with pytest.raises(ImageInputError, match="frames"):
+        to_rgb(animation)
+    animation.seek(1)
+    assert to_rgb(animation.copy())[0].shape == (12, 16, 3)  # one frame, taken out
+
+
+def test_a_cameras_mpo_is_coded_as_its_first_picture():
+    first, second = images.frames(2)
+    data = images.encoded(first, "MPO", save_all=True, append_images=[second], quality=95)
+    assert Image.open(io.BytesIO(data)).n_frames == 2
+    arr, _ = to_rgb(data)
+    assert np.abs(arr.astype(int) - np.asarray(first)).max() < 8
