@@ -175,3 +175,25 @@ def test_decompression_bomb_is_one_line(tmp_path):
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(images.png_header(10_000, 10_000))
     one_line_error(run("encode", bomb), "limit")
+
+
+def test_messages_of_native_libraries_do_not_add_lines(tmp_path):
+    from . import images
+
+    data = bytearray(images.encoded(Image.fromarray(photo(12, 10)), "TIFF",
+                                    compression="tiff_deflate"))  # fmt: skip
+    data[8] ^= 0xFF  # the deflate stream: libtiff itself prints "ZIPDecode: ..." on stderr
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(bytes(data))
+    status, _, err = cli("encode", bad)
+    assert status == 1 and err.count("\n") == 1 and err.startswith("error: "), err
+
+
+def test_cli_writes_what_the_library_writes(tmp_path):
+    import vqcodec
+
+    for mode in ("RGB", "L"):
+        path = tmp_path / f"{mode}.png"
+        Image.fromarray(photo(16, 24)).convert(mode).save(path)
+        assert run("encode", path, "-q", 1).exit_code == 0
+        assert path.with_suffix(".vqz").read_bytes() == vqcodec.compress(path, quality=1)

@@ -7,6 +7,7 @@ file. `-` as a file name is stdin or stdout.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
@@ -14,7 +15,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -130,6 +131,25 @@ def _report(output: Path, line: str) -> None:
     click.echo(line, err=_is_stdio(output))
 
 
+@contextlib.contextmanager
+def _native_stderr_muted() -> Iterator[None]:
+    """C libraries under Pillow (libtiff) print their own complaints on file descriptor 2; while
+    an input image is read, those go to /dev/null so an error stays one line. CLI only."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _ladder_help() -> str:
     """'1..4 (1 = fewest bits) [default: 3]' from the installed zoo, read when the CLI loads."""
     try:
@@ -205,13 +225,17 @@ def encode(
     EXIF orientation is applied and an ICC profile converted to sRGB; animations, CMYK, 32-bit
     and float images are refused."""
     from vqcodec.api import compress_image
+    from vqcodec.bitstream import COLOUR_GRAY
+    from vqcodec.image_io import to_rgb
 
     if quality is not None and model is not None:
         raise click.UsageError("give --model or --quality, not both")
     output = output or (STDIO if _is_stdio(image) else image.with_suffix(".vqz"))
     _check_output(output, force, image)
-    source = _stdin() if _is_stdio(image) else image
-    result = compress_image(source, model=model, drop_alpha=drop_alpha, quality=quality)
+    with _native_stderr_muted():
+        rgb, colour = to_rgb(_stdin() if _is_stdio(image) else image, drop_alpha)
+    pixels = rgb[..., 0] if colour == COLOUR_GRAY else rgb  # a 2-D array is coded as grayscale
+    result = compress_image(pixels, model=model, quality=quality)
     _write(output, result.data, force)
     _report(
         output,
