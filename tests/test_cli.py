@@ -153,3 +153,9 @@ def test_help_states_ranges_and_defaults():
     assert "8..1024" in sample and "1..64" in sample and "above 0" in sample
     decode = " ".join(run("decode", "--help").output.split())
     assert "png for stdout" in decode and "jpeg" in decode
+
+
+def test_no_command_shows_the_help():
+    result = run()
+    assert result.exit_code in (0, 2) and "Usage:" in result.output
+    assert "error:" not in result.output and "encode" in result.output

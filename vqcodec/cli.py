@@ -27,6 +27,9 @@ _PATH = click.Path(path_type=Path)
 STDIO = Path("-")
 
 
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
+
+
 class OneLineErrors(click.Group):
     """click's group, with usage errors (bad options, missing arguments) on one line too."""
 
@@ -35,6 +38,9 @@ class OneLineErrors(click.Group):
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
             status = super().main(*args, standalone_mode=False, **kwargs)
+        except _NO_ARGS_IS_HELP as exc:  # `vqcodec` alone: the help text, as click shows it
+            click.echo(exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
         except click.UsageError as exc:
             where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
             click.echo(f"error: {exc.format_message()}{where}", err=True)
@@ -126,9 +132,9 @@ def _write(path: Path, data: bytes, force: bool) -> None:
     write_atomic(path, data, overwrite=force)
 
 
-def _report(output: Path, line: str) -> None:
+def _report(output: Path, details: str) -> None:
     """The one status line: on stdout, or on stderr when stdout carries the data."""
-    click.echo(line, err=_is_stdio(output))
+    click.echo(f"{'(stdout)' if _is_stdio(output) else output}  {details}", err=_is_stdio(output))
 
 
 @contextlib.contextmanager
@@ -237,10 +243,7 @@ def encode(
     pixels = rgb[..., 0] if colour == COLOUR_GRAY else rgb  # a 2-D array is coded as grayscale
     result = compress_image(pixels, model=model, quality=quality)
     _write(output, result.data, force)
-    _report(
-        output,
-        f"{output}  {result.bpp:.3f} bpp  ({result.width}x{result.height}, model {result.model})",
-    )
+    _report(output, f"{result.bpp:.3f} bpp  ({result.width}x{result.height}, model {result.model})")
 
 
 def _output_format(output: Path, fmt: str | None) -> str:
@@ -296,7 +299,7 @@ def decode(vqz: Path, output: Path | None, fmt: str | None, force: bool) -> None
     image = decompress(_stdin() if _is_stdio(vqz) else vqz)
     _write(output, outputs.encode_image(image, fmt), force)
     seconds = time.perf_counter() - start
-    _report(output, f"{output}  ({image.width}x{image.height} {image.mode}, {seconds:.2f} s)")
+    _report(output, f"({image.width}x{image.height} {image.mode}, {seconds:.2f} s)")
 
 
 @main.command()
