@@ -101,16 +101,20 @@ def _pillow_errors(name: str) -> Iterator[None]:
 
 
 def _read_bounded(stream: IO[bytes], name: str) -> bytes:
-    """All of a non-seekable stream (a pipe), refusing more than `MAX_INPUT_BYTES`."""
-    try:
-        data = stream.read(MAX_INPUT_BYTES + 1)
-    except OSError as exc:
-        raise ImageInputError(f"cannot read {name}: {exc.strerror or exc}") from None
-    if not isinstance(data, bytes | bytearray):
-        raise InputTypeError(f"{name} must be opened in binary mode ('rb')")
-    if len(data) > MAX_INPUT_BYTES:
-        raise ImageInputError(f"{name} is over {MAX_INPUT_BYTES} bytes")
-    return bytes(data)
+    """All of a non-seekable stream (a pipe), in chunks, refusing more than `MAX_INPUT_BYTES`."""
+    parts, size = [], 0
+    while size <= MAX_INPUT_BYTES:
+        try:
+            part = stream.read(min(1 << 20, MAX_INPUT_BYTES + 1 - size))
+        except OSError as exc:
+            raise ImageInputError(f"cannot read {name}: {exc.strerror or exc}") from None
+        if part is not None and not isinstance(part, bytes | bytearray):
+            raise InputTypeError(f"{name} must be opened in binary mode ('rb')")
+        if not part:  # the end (or, from a non-blocking stream, nothing ready: taken as the end)
+            return b"".join(parts)
+        parts.append(bytes(part))
+        size += len(part)
+    raise ImageInputError(f"{name} is over {MAX_INPUT_BYTES} bytes")
 
 
 def _seekable(stream: IO[bytes]) -> bool:
