@@ -197,3 +197,19 @@ def test_cli_writes_what_the_library_writes(tmp_path):
         Image.fromarray(photo(16, 24)).convert(mode).save(path)
         assert run("encode", path, "-q", 1).exit_code == 0
         assert path.with_suffix(".vqz").read_bytes() == vqcodec.compress(path, quality=1)
+
+
+def test_unreadable_inputs_are_one_line_status_1(image_file, vqz_file, monkeypatch):
+    from pathlib import Path
+
+    real_open = Path.open
+
+    def no_permission(self, *args, **kwargs):
+        if self.name in (image_file.name, vqz_file.name):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", no_permission)  # root can read anything: pretend
+    one_line_error(run("encode", image_file, "-o", image_file.with_name("x.vqz")), "Permission")
+    one_line_error(run("decode", vqz_file, "-o", image_file.with_name("x.png")), "Permission")
+    one_line_error(run("info", vqz_file), "Permission")
