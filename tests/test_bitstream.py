@@ -1,3 +1,4 @@
+import io
 import struct
 
 import pytest
@@ -66,10 +67,10 @@ def test_bad_magic_and_version():
 
 def _refield(data: bytes, pos: int, value: int) -> bytes:
     """`data` with byte `pos` of the header replaced and the header check recomputed."""
-    _, end = bitstream._parse_fields(data)
+    end = bitstream.unpack_header(data)[1] - 6
     fields = bytearray(data[:end])
     fields[pos] = value
-    check = bitstream._header_check(bytes(fields))
+    check = bitstream.header_check(bytes(fields))
     return bytes(fields) + struct.pack("<HI", check, 1234) + data[end + 6 :]
 
 
@@ -97,7 +98,7 @@ def test_huge_dimensions_refused_before_allocation():
 
 
 def test_absurd_stream_counts_refused():
-    many = Header(1, 0, 0, width=8, height=8, tile=1, lengths=((0,) * 9,))
+    many = Header(1, 0, 0, width=8, height=8, tile=4, lengths=((0,) * 9,))
     with pytest.raises(FormatError, match="maps"):
         bitstream.unpack(bitstream.pack(many, [[b""] * 9], 0))
 
@@ -105,7 +106,61 @@ def test_absurd_stream_counts_refused():
 def test_v1_reserved_flags_refused():
     fields = bytearray(V1.pack_fields())
     fields[10] |= 0x80
-    check = bitstream._header_check(bytes(fields))
+    check = bitstream.header_check(bytes(fields))
     data = bytes(fields) + struct.pack("<HI", check, 0) + b"t" * 5 + b"b" * 7
     with pytest.raises(FormatError, match="reserved"):
         bitstream.unpack(data)
+
+
+def test_unpack_header_needs_only_a_bounded_prefix():
+    data = packed()
+    header_bytes = len(data) - HEADER.payload_bytes
+    for prefix in (data, data[:header_bytes]):
+        assert bitstream.unpack_header(prefix) == (HEADER, header_bytes)
+    assert bitstream.unpack_header(data + bytes(1000))[1] == header_bytes
+
+
+def test_read_header_pulls_exactly_the_header():
+    data = packed()
+    stream = io.BytesIO(data + b"more")
+    header, fields, crc = bitstream.read_header(stream.read)
+    assert (header, crc) == (HEADER, 1234)
+    assert stream.tell() == len(fields) + 6 == len(data) - HEADER.payload_bytes
+
+
+def five_byte_varint(v: int) -> bytes:
+    return bytes([0x80 | (v >> k & 0x7F) for k in (0, 7, 14, 21)] + [v >> 28])
+
+
+def test_the_longest_header_is_within_max_header_bytes():
+    """Every varint spelled with 5 bytes and the most streams the parser accepts."""
+    maps, tiles = 2, bitstream.MAX_STREAMS // 2
+    fields = bitstream._FIXED.pack(b"VQZ", 2, 1, 2, 0) + bytes([1, 1])
+    fields += b"".join(five_byte_varint(v) for v in (4, 4, 4, maps, tiles))
+    fields += five_byte_varint(0) * (maps * tiles)
+    longest = fields + struct.pack("<HI", bitstream.header_check(fields), 0)
+    assert len(longest) == bitstream.MAX_HEADER_BYTES
+    header, size = bitstream.unpack_header(longest)
+    assert size == bitstream.MAX_HEADER_BYTES and len(header.lengths) == tiles
+
+
+def test_unpack_header_refuses_what_unpack_refuses():
+    data = packed()
+    header_bytes = len(data) - HEADER.payload_bytes
+    for n in range(header_bytes):
+        with pytest.raises(FormatError):
+            bitstream.unpack_header(data[:n])
+    with pytest.raises(FormatError, match="magic"):
+        bitstream.unpack_header(bytes(1 << 16))
+    with pytest.raises(FormatError, match="version 9"):
+        bitstream.unpack_header(data[:3] + bytes([9]) + data[4:])
+    damaged = bytearray(data)
+    damaged[13] ^= 0x01
+    with pytest.raises(CorruptStreamError, match="header"):
+        bitstream.unpack_header(bytes(damaged))
+    huge = Header(1, 0, 0, width=100_000, height=100_000, tile=0, lengths=((0, 0),))
+    with pytest.raises(FormatError, match="limit"):
+        bitstream.unpack_header(bitstream.pack(huge, [[b"", b""]], 0))
+    with pytest.raises(FormatError, match="tiles of 2 codes"):
+        small = Header(1, 0, 0, width=64, height=64, tile=2, lengths=((0, 0),))
+        bitstream.unpack_header(bitstream.pack(small, [[b"", b""]], 0))

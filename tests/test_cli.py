@@ -113,3 +113,50 @@ def test_write_atomic_never_clobbers_and_leaves_no_temp(tmp_path, monkeypatch):
         write_atomic(tmp_path / "new.bin", b"x")
     assert info.value.args[0] == tmp_path / "new.bin"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "-inf"])
+def test_sample_temperature_must_be_finite_and_positive(tmp_path, value):
+    result = run("sample", "--temperature", value, "-o", tmp_path / "s")
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error:") and "--temperature" in line and value in line
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["encode"],
+        ["decode", "x.vqz", "--format", "psd"],
+        ["bench", "--anchors", "/no/such/folder"],
+        ["bench", "--jobs", "0"],
+        ["encode", "x.png", "--quality", "high"],
+        ["nosuchcommand"],
+    ],
+)
+def test_usage_errors_are_one_line_too(args):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error:") and "--help" in line
+
+
+def test_help_states_ranges_and_defaults():
+    from vqcodec import zoo
+
+    levels = sorted(e.quality for e in zoo.entries().values() if e.quality is not None)
+    default = zoo.get(None)
+    encode = run("encode", "--help").output
+    assert f"{levels[0]}..{levels[-1]}" in encode and f"default: {default.quality}]" in encode
+    assert default.name in encode and "'-' for stdout" in encode
+    sample = run("sample", "--help").output
+    assert "8..1024" in sample and "1..64" in sample and "above 0" in sample
+    decode = " ".join(run("decode", "--help").output.split())
+    assert "png for stdout" in decode and "jpeg" in decode
+
+
+def test_no_command_shows_the_help():
+    result = run()
+    assert result.exit_code in (0, 2) and "Usage:" in result.output
+    assert "error:" not in result.output and "encode" in result.output

@@ -18,5 +18,5 @@ pytestmark = [
 def test_coding_efficiency_on_all_kodak_images(model):
     """Payload bits <= ideal bits (float64 sum of -log2 p) x 1.001 + 64, for every image."""
     for path in list_images(KODAK):
-        result = vqcodec.compress_image(path, model)
+        result = vqcodec.compress_image(path, model=model)
         assert 8 * result.payload_bytes <= result.ideal_bits * 1.001 + 64, path.name

@@ -1,7 +1,8 @@
 """The library API: compress an image to .vqz bytes and back.
 
-data = vqcodec.compress("photo.png")          # or a PIL image, or an H x W x 3 uint8 array
-image = vqcodec.decompress(data)              # PIL.Image.Image
+data = vqcodec.compress("photo.png")          # or bytes, a binary file, a PIL image, an array
+image = vqcodec.decompress(data)              # or a path, or a binary file
+Options are keyword-only; every failure a caller can cause is a `VQCodecError`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from PIL import Image
 
 from vqcodec import bitstream, legacy_v1, zoo
 from vqcodec.codec import DEFAULT_TILE, Codec, index_bytes
-from vqcodec.errors import CorruptStreamError, ModelError
+from vqcodec.errors import CorruptStreamError, InputTypeError, ModelError
 from vqcodec.image_io import ImageLike, to_image, to_rgb
+from vqcodec.vqz_input import VqzSource, read_header, read_vqz
 
 
 @cache
@@ -45,15 +47,32 @@ class Compressed:
         return 8 * len(self.data) / (self.width * self.height)
 
 
+def _check_options(model: object, quality: object, drop_alpha: object) -> None:
+    if model is not None and not isinstance(model, str):
+        raise InputTypeError(f"model must be a name (str), not {type(model).__name__}")
+    if quality is not None and (not isinstance(quality, int) or isinstance(quality, bool)):
+        raise InputTypeError(f"quality must be an int, not {type(quality).__name__}")
+    if not isinstance(drop_alpha, bool):
+        raise InputTypeError(f"drop_alpha must be True or False, not {type(drop_alpha).__name__}")
+
+
 def compress_image(
     image: ImageLike,
-    model: str | None = None,
-    drop_alpha: bool = False,
     *,
+    model: str | None = None,
     quality: int | None = None,
+    drop_alpha: bool = False,
     tile: int = DEFAULT_TILE,
 ) -> Compressed:
     """Compress and report sizes (see `compress` for the plain bytes)."""
+    _check_options(model, quality, drop_alpha)
+    if (
+        not isinstance(tile, int)
+        or isinstance(tile, bool)
+        or 0 < tile < bitstream.MIN_TILE
+        or tile < 0
+    ):
+        raise InputTypeError(f"tile must be 0 (one tile) or an int >= {bitstream.MIN_TILE}")
     rgb, colour = to_rgb(image, drop_alpha)
     codec = load_codec(model, quality)
     height, width = rgb.shape[:2]
@@ -75,14 +94,15 @@ def compress_image(
 
 def compress(
     image: ImageLike,
-    model: str | None = None,
-    drop_alpha: bool = False,
     *,
+    model: str | None = None,
     quality: int | None = None,
+    drop_alpha: bool = False,
 ) -> bytes:
-    """Compress `image` (path, PIL image or uint8 array) to .vqz bytes with the model named
-    `model` or the one at `quality` on the ladder (1 = fewest bits; neither: the default)."""
-    return compress_image(image, model, drop_alpha, quality=quality).data
+    """Compress `image` (a path, encoded image bytes, a binary file, a PIL image or a uint8
+    array) to .vqz bytes with the model named `model` or the one at `quality` on the ladder
+    (1 = fewest bits; neither: the default). `drop_alpha` discards real transparency."""
+    return compress_image(image, model=model, quality=quality, drop_alpha=drop_alpha).data
 
 
 def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, list[torch.Tensor]]:
@@ -106,22 +126,22 @@ def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, list[torch.Ten
     return header, codec, maps
 
 
-def decompress(data: bytes) -> Image.Image:
-    """Decode .vqz bytes to a PIL image of the original size and colour mode."""
-    header, codec, maps = decode_indices(data)
+def decompress(source: VqzSource) -> Image.Image:
+    """Decode a .vqz file (bytes, a path or a binary file object) to a PIL image of the
+    original size and colour mode."""
+    header, codec, maps = decode_indices(read_vqz(source))
     rgb = codec.synthesize(maps, header.width, header.height)
     return to_image(rgb, header.colour)
 
 
-def info(data: bytes) -> dict[str, object]:
-    """Header fields of a .vqz file, without decoding it."""
-    parsed = bitstream.unpack(bytes(data))
-    h = parsed.header
+def info(source: VqzSource) -> dict[str, object]:
+    """Header fields of a .vqz file (bytes, a path or a binary file object), reading only the
+    header of a path or file (from a pipe the sizes are the header's)."""
+    h, header_bytes, total_bytes = read_header(source)
     try:
         model = zoo.by_id(h.model_id).name
     except ModelError:
         model = f"id {h.model_id} (not installed)"
-    stream_bytes = [n for tile in h.lengths for n in tile]
     return {
         "format_version": h.version,
         "model": model,
@@ -134,8 +154,8 @@ def info(data: bytes) -> dict[str, object]:
         "entropy_coder": bitstream.CODER_NAMES[h.coder],
         "tile": h.tile,
         "tiles": len(h.lengths),
-        "header_bytes": len(data) - sum(stream_bytes),
-        "stream_bytes": stream_bytes,
-        "total_bytes": len(data),
-        "bpp": 8 * len(data) / (h.width * h.height),
+        "header_bytes": header_bytes,
+        "stream_bytes": [n for tile in h.lengths for n in tile],
+        "total_bytes": total_bytes,
+        "bpp": 8 * total_bytes / (h.width * h.height),
     }

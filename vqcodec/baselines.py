@@ -6,16 +6,20 @@
 | webp | Pillow (libwebp)            | lossy, method=6, quality 0..95                    |
 | avif | Pillow (libavif)            | 4:2:0, speed=6, quality 10..90                    |
 | jxl  | imagecodecs (libjxl)        | effort=7, distance 0.5..15                        |
+
+Pillow's codecs come with the base install (AVIF and WebP where the Pillow build has them);
+imagecodecs is in the `bench` extra, so `missing` says which baselines cannot run here.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, features
 
 
 @dataclass(frozen=True)
@@ -86,3 +90,16 @@ BASELINES = {
         ),
     ]
 }
+
+
+_NEEDS_PILLOW_FEATURE = {"jpeg": "jpg", "webp": "webp", "avif": "avif"}
+
+
+def missing(name: str) -> str | None:
+    """Why baseline `name` cannot run with the packages installed here (None: it can)."""
+    if name == "jxl" and importlib.util.find_spec("imagecodecs") is None:
+        return "needs imagecodecs: pip install 'vqcodec[bench]'"
+    feature = _NEEDS_PILLOW_FEATURE.get(name)
+    if feature is not None and not features.check(feature):
+        return f"this Pillow was built without {name.upper()} support"
+    return None

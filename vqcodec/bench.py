@@ -8,6 +8,7 @@ file order, as CompressAI does.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import time
@@ -81,7 +82,7 @@ def measure_image(task: Task) -> list[dict]:
     for model in task.models:
         with PeakRSS() as enc_mem:
             start = time.perf_counter()
-            result = compress_image(rgb, model)
+            result = compress_image(rgb, model=model)
             enc = time.perf_counter() - start
         with PeakRSS() as dec_mem:
             start = time.perf_counter()
@@ -174,13 +175,23 @@ def load_anchor(path: Path) -> tuple[str, dict[str, list[float]]]:
     return f"{name} [{path.stem}]", results
 
 
+def has_bd_rate() -> bool:
+    """Whether bjontegaard (the `bench` extra; it pulls scipy and matplotlib) is installed;
+    without it rate differences are the equal-quality interpolation below."""
+    return importlib.util.find_spec("bjontegaard") is not None
+
+
+def has_plot() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def rate_difference(
     anchor_bpp: list[float], anchor_q: list[float], test_bpp: list[float], test_q: list[float]
 ) -> tuple[float | None, str]:
     """Rate change (%) of test vs anchor at equal quality: BD-rate with >= 4 test points, else
     the mean over test points of bpp / (anchor bpp interpolated at the same quality) - 1."""
     a = sorted(zip(anchor_q, anchor_bpp, strict=True))
-    if len(test_bpp) >= 4 and len(a) >= 4:
+    if len(test_bpp) >= 4 and len(a) >= 4 and has_bd_rate():
         import bjontegaard
 
         try:

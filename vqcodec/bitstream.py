@@ -43,8 +43,10 @@ never changed in place: new weights get a new model id.
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vqcodec.errors import CorruptStreamError, FormatError
@@ -54,7 +56,10 @@ VERSION = 2
 READABLE = (1, 2)
 MAX_SIDE = 16384
 MAX_PIXELS = 1 << 24  # 16.7 Mpx (4096 x 4096); larger images are refused before allocation
-MAX_STREAMS = 1 << 16
+MIN_TILE = 4  # coarsest-map codes per tile side (or 0: one tile)
+MAX_MAPS = 8
+MAX_STREAMS = 1 << 17  # tiles x maps: 4096 x 4096 at stride 2 in the smallest tiles is 2^17
+MAX_HEADER_BYTES = 11 + 2 + 5 * 5 + 5 * MAX_STREAMS + 6  # fixed fields, varints at 5 bytes
 
 COLOUR_RGB = 0
 COLOUR_GRAY = 1
@@ -88,6 +93,10 @@ class Header:
     def maps(self) -> int:
         return len(self.lengths[0]) if self.lengths else 0
 
+    @property
+    def payload_bytes(self) -> int:
+        return sum(n for tile in self.lengths for n in tile)
+
     def pack_fields(self) -> bytes:
         """The header bytes before the header check."""
         if self.version == 1:
@@ -112,17 +121,40 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
+class _Reader:
+    """Pulls header bytes one field at a time from `read(n)` (which returns up to n bytes), so
+    that parsing a header never consumes more than the header: a pipe or /dev/zero is read no
+    further than the first field that proves it is not a .vqz file."""
+
+    def __init__(self, read: Callable[[int], bytes]) -> None:
+        self._read, self.taken = read, bytearray()
+
+    def take_upto(self, n: int) -> bytes:
+        part = self._read(n)
+        self.taken += part
+        return part
+
+    def take(self, n: int, what: str = "header") -> bytes:
+        part = self._read(n) if n else b""
+        self.taken += part
+        if len(part) < n:
+            raise FormatError(f"truncated .vqz {what}")
+        return part
+
+    def varint(self) -> int:
+        value = 0
+        for shift in range(0, 35, 7):
+            byte = self.take(1)[0]
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+        raise FormatError("malformed .vqz header (varint too long)")
+
+
 def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = 0
-    for shift in range(0, 35, 7):
-        if pos >= len(data):
-            raise FormatError("truncated .vqz header")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-    raise FormatError("malformed .vqz header (varint too long)")
+    reader = _Reader(io.BytesIO(data[pos:]).read)
+    value = reader.varint()
+    return value, pos + len(reader.taken)
 
 
 def size_problem(width: int, height: int) -> str | None:
@@ -138,7 +170,7 @@ def crc_of(header_fields: bytes, indices: bytes) -> int:
     return zlib.crc32(indices, zlib.crc32(header_fields))
 
 
-def _header_check(header_fields: bytes) -> int:
+def header_check(header_fields: bytes) -> int:
     return zlib.crc32(header_fields) & 0xFFFF
 
 
@@ -148,7 +180,7 @@ def pack(header: Header, streams: list[list[bytes]], crc: int) -> bytes:
         raise ValueError("stream lengths disagree with the header")
     fields = header.pack_fields()
     payload = b"".join(s for tile in streams for s in tile)
-    return fields + struct.pack("<HI", _header_check(fields), crc) + payload
+    return fields + struct.pack("<HI", header_check(fields), crc) + payload
 
 
 @dataclass(frozen=True)
@@ -159,74 +191,74 @@ class Parsed:
     streams: list[list[bytes]]  # per tile, per map (coarsest first)
 
 
-def _parse_fields(data: bytes) -> tuple[Header, int]:
-    """The header fields at the start of `data` (which may be just a prefix of the file) and
-    where they end; nothing about the payload is checked."""
-    if data[: len(MAGIC)] != MAGIC[: len(data)]:
+def _read_fields(r: _Reader) -> Header:
+    """The header fields, pulled from `r`; nothing about the payload is checked."""
+    magic = r.take(len(MAGIC), "file")
+    if magic != MAGIC:
         raise FormatError("not a .vqz file (bad magic bytes)")
-    if len(data) < _FIXED.size:
-        raise FormatError("truncated .vqz file")
-    _, version, model_id, fingerprint, flags = _FIXED.unpack_from(data)
+    _, version, model_id, fingerprint, flags = _FIXED.unpack(
+        magic + r.take(_FIXED.size - 3, "file")
+    )
     if version not in READABLE:
         known = ", ".join(map(str, READABLE))
         raise FormatError(f"unsupported .vqz format version {version} (this reader knows {known})")
-    pos = _FIXED.size
     colour = flags & 0b11
     if version == 1:
         if flags >> 5:
             raise FormatError("malformed .vqz header (reserved flag bits set)")
         if (flags >> 2) & 0b111:
             raise FormatError(f"unknown prior backend class {(flags >> 2) & 0b111} in .vqz header")
-        values = []
-        for _ in range(4):
-            v, pos = _read_varint(data, pos)
-            values.append(v)
-        width, height, len_top, len_bottom = values
+        width, height, len_top, len_bottom = (r.varint() for _ in range(4))
         header = Header(model_id, fingerprint, colour, width, height, 0, ((len_top, len_bottom),),
                         ARITHMETIC_FLOAT, CODER_RANGE_2_23, 1)  # fmt: skip
     else:
         if flags >> 2:
             raise FormatError("malformed .vqz header (reserved flag bits set)")
-        if len(data) < pos + _CODING.size:
-            raise FormatError("truncated .vqz header")
-        arithmetic, coder = _CODING.unpack_from(data, pos)
-        pos += _CODING.size
+        arithmetic, coder = _CODING.unpack(r.take(_CODING.size))
         if arithmetic != ARITHMETIC_INT8_PRIOR:
             raise FormatError(f"unknown prior arithmetic {arithmetic} in .vqz header")
         if coder != CODER_RANGE_2_23:
             raise FormatError(f"unknown entropy coder {coder} in .vqz header")
-        counts = []
-        for _ in range(5):
-            v, pos = _read_varint(data, pos)
-            counts.append(v)
-        width, height, tile, maps, tiles = counts
-        if not 1 <= maps <= 8 or not tiles >= 1 or tiles * maps > MAX_STREAMS:
+        width, height, tile, maps, tiles = (r.varint() for _ in range(5))
+        if 0 < tile < MIN_TILE:
+            raise FormatError(f"malformed .vqz header (tiles of {tile} codes)")
+        if not 1 <= maps <= MAX_MAPS or tiles < 1 or tiles * maps > MAX_STREAMS:
             raise FormatError(f"malformed .vqz header ({tiles} tiles of {maps} maps)")
-        flat = []
-        for _ in range(tiles * maps):
-            v, pos = _read_varint(data, pos)
-            flat.append(v)
+        flat = [r.varint() for _ in range(tiles * maps)]
         lengths = tuple(tuple(flat[t * maps : (t + 1) * maps]) for t in range(tiles))
         header = Header(model_id, fingerprint, colour, width, height, tile, lengths,
                         arithmetic, coder, version)  # fmt: skip
     if colour not in (COLOUR_RGB, COLOUR_GRAY):
         raise FormatError(f"unknown colour mode {colour} in .vqz header")
-    return header, pos
+    return header
+
+
+def read_header(read: Callable[[int], bytes]) -> tuple[Header, bytes, int]:
+    """(header, its bytes before the checks, crc) pulled from `read(n)`, validated (header check,
+    size limits), reading exactly the header: at most MAX_HEADER_BYTES."""
+    r = _Reader(read)
+    header = _read_fields(r)
+    fields = bytes(r.taken)
+    check, crc = struct.unpack("<HI", r.take(6))
+    if check != header_check(fields):
+        raise CorruptStreamError("corrupt .vqz header (header check mismatch)")
+    if problem := size_problem(header.width, header.height):
+        raise FormatError(f"invalid .vqz header: {problem}")
+    return header, fields, crc
+
+
+def unpack_header(prefix: bytes) -> tuple[Header, int]:
+    """The header of a .vqz file and its length in bytes (checks included), from the file's
+    first bytes; the payload is neither needed nor checked."""
+    header, fields, _ = read_header(io.BytesIO(prefix).read)
+    return header, len(fields) + 6
 
 
 def unpack(data: bytes) -> Parsed:
     """Parse and validate the container; raises FormatError for anything malformed."""
-    header, pos = _parse_fields(data)
-    header_fields = data[:pos]
-    if len(data) < pos + 6:
-        raise FormatError("truncated .vqz header")
-    check, crc = struct.unpack_from("<HI", data, pos)
-    if check != _header_check(header_fields):
-        raise CorruptStreamError("corrupt .vqz header (header check mismatch)")
-    if problem := size_problem(header.width, header.height):
-        raise FormatError(f"invalid .vqz header: {problem}")
-    pos += 6
-    end = pos + sum(n for tile in header.lengths for n in tile)
+    header, header_fields, crc = read_header(io.BytesIO(data).read)
+    pos = len(header_fields) + 6
+    end = pos + header.payload_bytes
     if len(data) < end:
         raise FormatError(f"truncated .vqz file ({len(data)} bytes, header says {end})")
     if len(data) > end:

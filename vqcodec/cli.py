@@ -1,25 +1,57 @@
 """Command-line interface: parse, call the library, print one line. No codec logic here.
 
 Every failure a user can cause ends with a one-line `error: ...` on stderr and exit status 1
-(2 for usage errors, as click does); no traceback, no partial output file.
+(2 for usage errors, as click does, but also on one line); no traceback, no partial output
+file. `-` as a file name is stdin or stdout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
+import math
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 
 from vqcodec.errors import VQCodecError
 
 _PATH = click.Path(path_type=Path)
+STDIO = Path("-")
+
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
+
+
+class OneLineErrors(click.Group):
+    """click's group, with usage errors (bad options, missing arguments) on one line too."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            status = super().main(*args, standalone_mode=False, **kwargs)
+        except _NO_ARGS_IS_HELP as exc:  # `vqcodec` alone: the help text, as click shows it
+            click.echo(exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            click.echo(f"error: {exc.format_message()}{where}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        sys.exit(status if isinstance(status, int) else 0)
 
 
 def _fail(message: str) -> None:
@@ -39,6 +71,8 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except FileExistsError as exc:
             name = exc.filename or exc.args[0]
             _fail(f"{name} exists; use --force to overwrite it or -o to choose another name")
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): click exits quietly
         except OSError as exc:
             _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         except MemoryError:
@@ -54,13 +88,104 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _is_stdio(path: Path | None) -> bool:
+    return path is not None and str(path) == "-"
+
+
+def _binary(stream: Any) -> BinaryIO:
+    """The bytes side of sys.stdin / sys.stdout (whatever replaced them, as in tests)."""
+    return getattr(stream, "buffer", stream)
+
+
+def _stdin() -> BinaryIO:
+    return _binary(sys.stdin)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _check_output(output: Path, force: bool, source: Path) -> None:
+    """Before any work: the output is not the input, not an existing file (without --force),
+    and binary data does not go to a terminal."""
+    if _is_stdio(output):
+        if _binary(sys.stdout).isatty():
+            raise click.UsageError("refusing to write binary data to a terminal; redirect it")
+        return
+    if not _is_stdio(source) and _same_file(source, output):
+        raise click.ClickException(f"{output} is the input file; choose another -o")
+    if output.exists() and not force:
+        raise FileExistsError(output)
+
+
 def _write(path: Path, data: bytes, force: bool) -> None:
+    if _is_stdio(path):
+        out = _binary(sys.stdout)
+        out.write(data)
+        out.flush()
+        return
     from vqcodec.fileio import write_atomic
 
     write_atomic(path, data, overwrite=force)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _report(output: Path, details: str) -> None:
+    """The one status line: on stdout, or on stderr when stdout carries the data."""
+    click.echo(f"{'(stdout)' if _is_stdio(output) else output}  {details}", err=_is_stdio(output))
+
+
+@contextlib.contextmanager
+def _native_stderr_muted() -> Iterator[None]:
+    """C libraries under Pillow (libtiff) print their own complaints on file descriptor 2; while
+    an input image is read, those go to /dev/null so an error stays one line. CLI only."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _ladder_help() -> str:
+    """'1..4 (1 = fewest bits) [default: 3]' from the installed zoo, read when the CLI loads."""
+    try:
+        from vqcodec import zoo
+
+        levels = sorted(e.quality for e in zoo.entries().values() if e.quality is not None)
+        default = zoo.get(None)
+    except (VQCodecError, OSError, ValueError, KeyError, TypeError):
+        return "(see `vqcodec models`)"
+    if not levels:
+        return "(see `vqcodec models`)"
+    shown = f"{levels[0]}..{levels[-1]}" if len(levels) > 1 else str(levels[0])
+    return f"{shown} (1 = fewest bits) [default: {default.quality or default.name}]"
+
+
+def _default_model() -> str:
+    try:
+        from vqcodec import zoo
+
+        return zoo.default_name()
+    except (VQCodecError, OSError, ValueError, KeyError):
+        return "the zoo's default"
+
+
+_QUALITY_HELP = "Quality level " + _ladder_help() + "; picks the model."
+_LEVELS = _ladder_help().split(" [")[0]
+_MODEL_HELP = f"Model name from `vqcodec models` [default: {_default_model()}]."
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vqcodec")
 @click.option(
     "--kernels",
@@ -69,7 +194,9 @@ def _write(path: Path, data: bytes, force: bool) -> None:
     help="Compute kernels [default: $VQCODEC_KERNELS or auto: Triton on CUDA, torch elsewhere].",
 )
 def main(kernels: str | None) -> None:
-    """vqcodec: a learned image codec (hierarchical VQ-VAE + PixelCNN priors + range coding)."""
+    """vqcodec: a learned image codec (hierarchical VQ-VAE + PixelCNN priors + range coding).
+
+    '-' as a file name reads stdin or writes stdout."""
     if kernels is not None:
         from vqcodec.kernels import set_backend
 
@@ -78,9 +205,14 @@ def main(kernels: str | None) -> None:
 
 @main.command()
 @click.argument("image", type=_PATH)
-@click.option("-o", "--output", type=_PATH, help="Output file [default: IMAGE with .vqz].")
-@click.option("-m", "--model", default=None, help="Model name from the zoo [default: the default].")
-@click.option("-q", "--quality", type=int, default=None, help="Quality level (picks the model).")
+@click.option(
+    "-o",
+    "--output",
+    type=_PATH,
+    help="Output file, '-' for stdout [default: IMAGE with .vqz; stdout if IMAGE is '-'].",
+)
+@click.option("-m", "--model", default=None, help=_MODEL_HELP)
+@click.option("-q", "--quality", type=int, default=None, help=_QUALITY_HELP)
 @click.option(
     "--drop-alpha", is_flag=True, help="Discard a transparency channel instead of failing."
 )
@@ -94,45 +226,80 @@ def encode(
     drop_alpha: bool,
     force: bool,
 ) -> None:
-    """Compress IMAGE to a .vqz file."""
+    """Compress IMAGE (a file, or '-' for stdin) to a .vqz file.
+
+    EXIF orientation is applied and an ICC profile converted to sRGB; animations, CMYK, 32-bit
+    and float images are refused."""
     from vqcodec.api import compress_image
+    from vqcodec.bitstream import COLOUR_GRAY
+    from vqcodec.image_io import to_rgb
 
     if quality is not None and model is not None:
         raise click.UsageError("give --model or --quality, not both")
-    output = output or image.with_suffix(".vqz")
-    if output.exists() and not force:
-        raise FileExistsError(output)
-    result = compress_image(image, model=model, drop_alpha=drop_alpha, quality=quality)
+    output = output or (STDIO if _is_stdio(image) else image.with_suffix(".vqz"))
+    _check_output(output, force, image)
+    with _native_stderr_muted():
+        rgb, colour = to_rgb(_stdin() if _is_stdio(image) else image, drop_alpha)
+    pixels = rgb[..., 0] if colour == COLOUR_GRAY else rgb  # a 2-D array is coded as grayscale
+    result = compress_image(pixels, model=model, quality=quality)
     _write(output, result.data, force)
-    click.echo(
-        f"{output}  {result.bpp:.3f} bpp  ({result.width}x{result.height}, model {result.model})"
-    )
+    _report(output, f"{result.bpp:.3f} bpp  ({result.width}x{result.height}, model {result.model})")
+
+
+def _output_format(output: Path, fmt: str | None) -> str:
+    """The image format to write, checked before any decoding work."""
+    from vqcodec import outputs
+
+    if fmt is not None:
+        return fmt.upper()
+    if _is_stdio(output):
+        return "PNG"
+    found = outputs.format_for(output)
+    if found is None:
+        raise click.BadParameter(
+            f"cannot write images of type {output.suffix or '(no extension)'!r}; "
+            f"-o may end with {outputs.extensions_text()} (or use --format)",
+            param_hint="-o",
+        )
+    return found
+
+
+def _format_choices() -> list[str]:
+    from vqcodec import outputs
+
+    return outputs.format_names()
 
 
 @main.command()
 @click.argument("vqz", type=_PATH)
-@click.option("-o", "--output", type=_PATH, help="Output image [default: VQZ with .png].")
+@click.option(
+    "-o",
+    "--output",
+    type=_PATH,
+    help="Output image, '-' for stdout [default: VQZ with .png; stdout if VQZ is '-'].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(_format_choices(), case_sensitive=False),
+    help="Image format [default: from -o's extension; png for stdout].",
+)
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @friendly_errors
-def decode(vqz: Path, output: Path | None, force: bool) -> None:
-    """Decompress a .vqz file to an image (PNG unless -o names another format)."""
-    from PIL import Image
-
+def decode(vqz: Path, output: Path | None, fmt: str | None, force: bool) -> None:
+    """Decompress a .vqz file (or '-' for stdin) to an image (PNG unless -o or --format names
+    another format)."""
+    from vqcodec import outputs
     from vqcodec.api import decompress
 
-    output = output or vqz.with_suffix(".png")
-    if output.exists() and not force:
-        raise FileExistsError(output)
-    fmt = Image.registered_extensions().get(output.suffix.lower())
-    if fmt is None:
-        raise click.BadParameter(f"unknown image file extension {output.suffix!r}", param_hint="-o")
+    output = output or (STDIO if _is_stdio(vqz) else vqz.with_suffix(".png"))
+    _check_output(output, force, vqz)
+    fmt = _output_format(output, fmt)
     start = time.perf_counter()
-    image = decompress(vqz.read_bytes())
-    buf = io.BytesIO()
-    image.save(buf, format=fmt)
-    _write(output, buf.getvalue(), force)
+    image = decompress(_stdin() if _is_stdio(vqz) else vqz)
+    _write(output, outputs.encode_image(image, fmt), force)
     seconds = time.perf_counter() - start
-    click.echo(f"{output}  ({image.width}x{image.height} {image.mode}, {seconds:.2f} s)")
+    _report(output, f"({image.width}x{image.height} {image.mode}, {seconds:.2f} s)")
 
 
 @main.command()
@@ -140,10 +307,10 @@ def decode(vqz: Path, output: Path | None, force: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the header as JSON.")
 @friendly_errors
 def info(vqz: Path, as_json: bool) -> None:
-    """Show the header of a .vqz file without decoding it."""
+    """Show the header of a .vqz file (or '-' for stdin), reading only the header."""
     from vqcodec.api import info as read_info
 
-    fields = read_info(vqz.read_bytes())
+    fields = read_info(_stdin() if _is_stdio(vqz) else vqz)
     if as_json:
         click.echo(json.dumps(fields))
         return
@@ -159,16 +326,26 @@ def _csv(value: str | None) -> list[str]:
 @main.command()
 @click.option("--dataset", default="kodak", show_default=True, help="'kodak' or a folder.")
 @click.option("--data-dir", type=_PATH, help="Folder holding the dataset (or its kodak/).")
-@click.option("--quality", "qualities", help="Comma-separated quality levels [default: all].")
-@click.option("--limit", type=int, help="Only the first N images.")
-@click.option("--jobs", default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--quality",
+    "qualities",
+    help=f"Comma-separated quality levels, each {_LEVELS} [default: all].",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N images.")
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."
+)
 @click.option(
     "--threads",
+    type=click.IntRange(min=1),
     default=1,
     show_default=True,
     help="torch threads per image task (fixed, so results do not depend on --jobs).",
 )
-@click.option("--baselines", default="jpeg,webp,avif,jxl", show_default=True)
+@click.option(
+    "--baselines",
+    help="Comma-separated subset of jpeg,webp,avif,jxl [default: those installed here].",
+)
 @click.option(
     "--anchors",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -191,37 +368,51 @@ def bench(
     limit: int | None,
     jobs: int,
     threads: int,
-    baselines: str,
+    baselines: str | None,
     anchors: Path | None,
     anchor_names: str,
     json_out: Path | None,
     plot_out: Path | None,
     force: bool,
 ) -> None:
-    """Rate / distortion / speed of vqcodec vs JPEG, WebP, AVIF, JPEG XL (and published curves)."""
-    import importlib.util
+    """Rate / distortion / speed of vqcodec vs JPEG, WebP, AVIF, JPEG XL (and published curves).
 
-    for package in ("bjontegaard", "imagecodecs", "matplotlib", "pooch", "pytorch_msssim"):
-        if importlib.util.find_spec(package) is None:
-            raise click.ClickException(
-                f"vqcodec bench needs {package}: pip install 'vqcodec[bench]'"
-            )
+    Runs after the plain install: baselines whose library is missing are skipped (named on
+    stderr), rate differences fall back from BD-rate to equal-quality interpolation without
+    bjontegaard; `pip install 'vqcodec[bench]'` adds JPEG XL, BD-rate and --plot."""
     from vqcodec import bench as bench_lib
     from vqcodec import bench_report, datasets, zoo
-    from vqcodec.baselines import BASELINES
+    from vqcodec.baselines import BASELINES, missing
 
-    unknown = set(_csv(baselines)) - set(BASELINES)
+    names = _csv(baselines) if baselines is not None else list(BASELINES)
+    unknown = set(names) - set(BASELINES)
     if unknown:
         raise click.BadParameter(f"unknown baseline(s) {sorted(unknown)}", param_hint="--baselines")
+    absent = {name: why for name in names if (why := missing(name))}
+    if absent and baselines is not None:  # asked for by name: refuse rather than skip
+        raise click.ClickException(
+            "; ".join(f"baseline {name} cannot run here: {why}" for name, why in absent.items())
+        )
+    if plot_out is not None and not bench_lib.has_plot():
+        raise click.ClickException("--plot needs matplotlib: pip install 'vqcodec[bench]'")
+    for name, why in absent.items():
+        click.echo(f"note: skipping baseline {name} ({why})", err=True)
+    names = [name for name in names if name not in absent]
+    if not bench_lib.has_bd_rate():
+        click.echo(
+            "note: bjontegaard is not installed: rate differences are equal-quality "
+            "interpolations, not BD-rates (pip install 'vqcodec[bench]')",
+            err=True,
+        )
     models = [zoo.by_quality(int(q)).name for q in _csv(qualities)] or zoo.ladder()
     targets = [p for p in (json_out, plot_out) if p is not None]
     if json_out is not None:
-        targets += [json_out.with_name(f"{b}.json") for b in _csv(baselines)]
+        targets += [json_out.with_name(f"{b}.json") for b in names]
     for path in targets:
         if path.exists() and not force:
             raise FileExistsError(path)
     paths = datasets.resolve(dataset, data_dir)[:limit]
-    rows = bench_lib.run(paths, models, _csv(baselines), jobs=jobs, threads=threads)
+    rows = bench_lib.run(paths, models, names, jobs=jobs, threads=threads)
     anchor_curves = bench_report.select_anchors(anchors, anchor_names) if anchors else {}
     docs = bench_report.build(
         rows, anchor_curves, bench_report.meta_block(dataset, len(paths), jobs, threads)
@@ -241,13 +432,28 @@ def bench(
         click.echo(f"wrote {plot_out}")
 
 
+def _positive_finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value} is not a finite number above 0 (e.g. 0.8 or 1.0)")
+    return value
+
+
 @main.command()
-@click.option("-q", "--quality", type=int, default=None, help="Quality level (picks the model).")
-@click.option("-m", "--model", default=None, help="Model name [default: the default model].")
-@click.option("--size", default="256x256", show_default=True, help="WIDTHxHEIGHT of each sample.")
-@click.option("-n", "count", default=8, show_default=True, help="Number of samples.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--temperature", default=1.0, show_default=True)
+@click.option("-q", "--quality", type=int, default=None, help=_QUALITY_HELP)
+@click.option("-m", "--model", default=None, help=_MODEL_HELP)
+@click.option(
+    "--size", default="256x256", show_default=True, help="WIDTHxHEIGHT of each sample, 8..1024."
+)
+@click.option("-n", "count", default=8, show_default=True, help="Number of samples, 1..64.")
+@click.option("--seed", default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--temperature",
+    type=float,
+    default=1.0,
+    show_default=True,
+    callback=_positive_finite,
+    help="Softmax temperature, finite and above 0 (below 1: more typical codes).",
+)
 @click.option("-o", "--output", type=_PATH, required=True, help="Folder for the PNGs.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing files.")
 @friendly_errors

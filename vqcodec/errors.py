@@ -19,3 +19,13 @@ class CorruptStreamError(FormatError):
 
 class ModelError(VQCodecError):
     """The requested or referenced model is not installed, or its weights do not match."""
+
+
+class InputTypeError(VQCodecError, TypeError):
+    """An argument of the wrong type (say, a str where bytes are needed); both `except
+    VQCodecError` and `except TypeError` catch it."""
+
+
+class InputReadError(VQCodecError):
+    """A .vqz input given as a path or file object cannot be read (missing, a folder, no
+    permission, an I/O error)."""

@@ -56,7 +56,7 @@ def measure(path: Path, model: str | None = None) -> ImageResult:
     height, width = rgb.shape[:2]
     load_codec(model)  # load outside the timed region
     start = time.perf_counter()
-    result = compress_image(rgb, model)
+    result = compress_image(rgb, model=model)
     encode_s = time.perf_counter() - start
     start = time.perf_counter()
     decoded = np.asarray(decompress(result.data).convert("RGB"))

@@ -1,31 +1,64 @@
 """Safe output files: written to a temporary file beside the target, then moved into place.
 
 A crash or an error never leaves a half-written file under the target name, and an existing
-file is never replaced unless `overwrite` is set.
+file is never replaced unless `overwrite` is set. The temporary file is `.vqcodec-XXXXXXXX.tmp`:
+short whatever the target's length (so names up to the file system's 255 bytes work), hidden,
+and unrelated to the target's name, so one left by a SIGKILL is never mistaken for an output.
+SIGTERM and SIGHUP during the write remove it as SIGINT does. Errors name the target, not the
+temporary file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+TEMP_PREFIX, TEMP_SUFFIX = ".vqcodec-", ".tmp"
 
-def write_atomic(path: Path, data: bytes, overwrite: bool = False) -> None:
-    """Write `data` to `path` atomically; FileExistsError if it exists and not `overwrite`."""
-    if path.exists() and not overwrite:
-        raise FileExistsError(path)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=path.parent or Path("."), prefix=f".{path.name}.", suffix=".tmp"
-    )
-    tmp = Path(tmp_name)
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Turn SIGTERM / SIGHUP into SystemExit(128 + signal) while writing, so that `finally`
+    blocks run; only where the default action (die at once) was in place, main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {}
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None and signal.getsignal(sig) == signal.SIG_DFL:
+            previous[sig] = signal.signal(sig, stop)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
+
+
+def _write_via_temp(path: Path, data: bytes, overwrite: bool) -> None:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
+    tmp = Path(name)
+    try:
+        try:
+            _write_all(fd, data)
+            os.fchmod(fd, 0o644)
+        finally:
+            os.close(fd)
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -33,6 +66,20 @@ def write_atomic(path: Path, data: bytes, overwrite: bool = False) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def write_atomic(path: Path, data: bytes, overwrite: bool = False) -> None:
+    """Write `data` to `path` atomically; FileExistsError if it exists and not `overwrite`."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(path)
+    with _signals_raise():
+        try:
+            _write_via_temp(path, data, overwrite)
+        except FileExistsError:
+            raise FileExistsError(path) from None
+        except OSError as exc:  # name the target, not the temporary file
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 def _link_no_clobber(tmp: Path, path: Path) -> None:

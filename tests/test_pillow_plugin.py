@@ -1,0 +1,87 @@
+"""The Pillow plugin, used only through Pillow's own API: after `import vqcodec`, .vqz files
+open lazily (size and mode from the header, pixels on load) and save with quality= or model=."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import vqcodec  # registers the plugin
+from vqcodec import zoo
+from vqcodec.errors import CorruptStreamError, FormatError, ModelError
+
+from .conftest import photo
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    path = tmp_path_factory.mktemp("plugin") / "photo.vqz"
+    Image.fromarray(photo(20, 28, seed=2)).save(path)
+    return path
+
+
+def test_registered_the_way_pillows_plugins_are():
+    assert Image.registered_extensions()[".vqz"] == "VQZ"
+    assert "VQZ" in Image.OPEN and "VQZ" in Image.SAVE and Image.MIME["VQZ"] == "image/x-vqz"
+
+
+def test_open_reads_the_header_and_load_decodes(saved):
+    with Image.open(saved) as im:
+        assert (im.format, im.size, im.mode) == ("VQZ", (28, 20), "RGB")
+        assert im.get_format_mimetype() == "image/x-vqz"
+        assert im.info["model"] == zoo.default_name()
+        im.load()
+        pixels = np.asarray(im)
+    assert pixels.shape == (20, 28, 3)
+    reference = np.asarray(Image.open(io.BytesIO(saved.read_bytes())).convert("RGB"))
+    assert np.array_equal(pixels, reference)
+
+
+def test_pixels_are_decoded_only_on_load(saved, tmp_path):
+    damaged = bytearray(saved.read_bytes())
+    damaged[-2] ^= 0xFF  # payload only: the header is intact
+    path = tmp_path / "damaged.vqz"
+    path.write_bytes(bytes(damaged))
+    im = Image.open(path)
+    assert im.size == (28, 20) and im.mode == "RGB"  # opening did not decode
+    with pytest.raises(CorruptStreamError):
+        im.load()
+
+
+def test_a_damaged_header_is_a_clear_error_on_open(saved):
+    data = bytearray(saved.read_bytes())
+    data[3] = 9  # format version
+    with pytest.raises(FormatError, match="version 9"):
+        Image.open(io.BytesIO(bytes(data)))
+
+
+def test_save_with_quality_or_model(tmp_path):
+    image = Image.fromarray(photo(24, 32, seed=4))
+    image.save(tmp_path / "q1.vqz", quality=1)
+    assert Image.open(tmp_path / "q1.vqz").info["model"] == zoo.by_quality(1).name
+    name = zoo.by_quality(2).name
+    image.save(tmp_path / "named.vqz", model=name)
+    assert Image.open(tmp_path / "named.vqz").info["model"] == name
+    buf = io.BytesIO()
+    image.convert("L").save(buf, format="VQZ")
+    with Image.open(buf) as gray:
+        assert gray.mode == "L" and gray.size == (32, 24)
+        gray.load()
+
+
+def test_save_errors_leave_no_file(tmp_path):
+    image = Image.fromarray(photo(8, 8))
+    with pytest.raises(ModelError, match="quality 95"):
+        image.save(tmp_path / "jpeg_habit.vqz", quality=95)
+    transparent = Image.new("RGBA", (8, 8), (1, 2, 3, 0))
+    with pytest.raises(vqcodec.ImageInputError, match="transparency"):
+        transparent.save(tmp_path / "alpha.vqz")
+    transparent.save(tmp_path / "alpha.vqz", drop_alpha=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alpha.vqz"]
+
+
+def test_other_formats_are_unaffected():
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (1, 2, 3)).save(buf, format="PNG")
+    assert Image.open(buf).format == "PNG"
