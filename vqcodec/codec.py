@@ -38,8 +38,8 @@ from vqcodec.tiles import TileGrid, crop
 from vqcodec.vqvae import HierarchicalVQVAE
 
 LEVELS = ("top", "bottom")  # the code maps, coarsest first; prior k is conditioned on map k - 1
-DEFAULT_TILE = 32  # coarsest-map codes per tile side (chosen from benchmarks/results/tiling)
-TILES_PER_GROUP = 16  # tiles evaluated in lockstep at once (bounds the prior's memory)
+DEFAULT_TILE = 32  # coarsest-map codes per tile side (benchmarks/results/kodak/format2_rate.json)
+GROUP_POSITIONS = 1 << 16  # codes evaluated in lockstep at once (bounds the prior's memory)
 WINDOW_PX = 1024  # analysis and synthesis windows (interior), pixels: Kodak in one
 HALO_PX = 128  # context around each window: beyond the networks' receptive fields
 
@@ -173,26 +173,27 @@ class Codec:
 
     # ---- maps <-> streams -----------------------------------------------------------------------
 
-    def _groups(self, grid: TileGrid) -> list[list[int]]:
-        """Tiles in groups evaluated in lockstep, at most TILES_PER_GROUP each (memory)."""
+    def _groups(self, grid: TileGrid, level: int) -> list[list[int]]:
+        """Tiles in groups evaluated in lockstep, of at most GROUP_POSITIONS codes of map
+        `level` each (the prior's buffers and conditioning rows grow with them)."""
         n = len(grid)
-        return [list(range(a, min(a + TILES_PER_GROUP, n))) for a in range(0, n, TILES_PER_GROUP)]
+        side = grid.tile << level
+        per = max(1, GROUP_POSITIONS // (side * side)) if grid.tile else n
+        return [list(range(a, min(a + per, n))) for a in range(0, n, per)]
 
     def encode_maps(self, maps: list[torch.Tensor], tile: int = DEFAULT_TILE) -> EncodedImage:
-        """Range-code the maps tile by tile (tile groups on parallel threads)."""
+        """Range-code the maps tile by tile: all tiles of a map (in lockstep groups) before the
+        next map, whose prior reads the coarser map around each tile."""
         grid = TileGrid(tuple(maps[0].shape), len(maps), tile)
         rects = grid.rects()
         coded: list[list[EncodedMap | None]] = [[None] * len(maps) for _ in rects]
 
-        def run(group: list[int]) -> None:
-            for level, net in enumerate(self.int_priors):
-                tiles, conds = self._tile_inputs(maps, rects, group, level)
-                for t, enc in zip(group, encode_tiles(net, tiles, conds), strict=True):
-                    coded[t][level] = enc
-
         with single_thread():  # wavefront ops are small: threads only add sync cost
-            for group in self._groups(grid):
-                run(group)
+            for level, net in enumerate(self.int_priors):  # a whole map before the next
+                for group in self._groups(grid, level):
+                    encoded = encode_tiles(net, *self._tile_inputs(maps, rects, group, level))
+                    for t, enc in zip(group, encoded, strict=True):
+                        coded[t][level] = enc
         streams = [[words_to_bytes(c.words) for c in tile_maps] for tile_maps in coded]
         ideal = sum(c.ideal_bits for tile_maps in coded for c in tile_maps)
         return EncodedImage(maps, tile, streams, ideal)
@@ -201,7 +202,9 @@ class Codec:
         self, maps: list[torch.Tensor], rects, group: list[int], level: int
     ) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
         """The tiles of map `level` in `group`, and the same tiles of the coarser map (if its
-        prior is conditional)."""
+        prior is conditional). Only the tile, not a halo of the coarser map around it: the priors
+        were trained on crops whose conditioning was zero-padded at the border like their masked
+        context, and measured, a 3-code halo made kodim23 0.06 % larger at tile 32."""
         tiles = [crop(maps[level], rects[t][level]) for t in group]
         if not self.int_priors[level].cfg.cond_codes:
             return tiles, None
@@ -214,8 +217,8 @@ class Codec:
         rects = grid.rects()
         bits = 0.0
         with single_thread():
-            for group in self._groups(grid):
-                for level, net in enumerate(self.int_priors):
+            for level, net in enumerate(self.int_priors):
+                for group in self._groups(grid, level):
                     bits += teacher_forced_bits(net, *self._tile_inputs(maps, rects, group, level))
         return bits
 
@@ -232,16 +235,14 @@ class Codec:
             )
         maps = [torch.empty(h, w, dtype=torch.long) for h, w in shapes]
 
-        def run(group: list[int]) -> None:
-            for level, net in enumerate(self.int_priors):
-                words = [bytes_to_words(streams[t][level]) for t in group]
-                tile_shapes = [(r[1] - r[0], r[3] - r[2]) for r in (rects[t][level] for t in group)]
-                _, conds = self._tile_inputs(maps, rects, group, level)
-                for t, m in zip(group, decode_tiles(net, words, tile_shapes, conds), strict=True):
-                    r0, r1, c0, c1 = rects[t][level]
-                    maps[level][r0:r1, c0:c1] = m
-
-        with single_thread():  # wavefront ops are small: threads only add sync cost
-            for group in self._groups(grid):
-                run(group)
+        with single_thread():
+            for level, net in enumerate(self.int_priors):  # a whole map before the next
+                for group in self._groups(grid, level):
+                    words = [bytes_to_words(streams[t][level]) for t in group]
+                    shapes_ = [(r[1] - r[0], r[3] - r[2]) for r in (rects[t][level] for t in group)]
+                    _, conds = self._tile_inputs(maps, rects, group, level)
+                    decoded = decode_tiles(net, words, shapes_, conds)
+                    for t, m in zip(group, decoded, strict=True):
+                        r0, r1, c0, c1 = rects[t][level]
+                        maps[level][r0:r1, c0:c1] = m
         return maps

@@ -169,7 +169,8 @@ def encode_tiles(
     conds: list[torch.Tensor] | None = None,
     hook: FreqHook | None = None,
 ) -> list[EncodedMap]:
-    """Range-code each (h, w) index map of `tiles` into its own stream, all in lockstep."""
+    """Range-code each (h, w) index map of `tiles` into its own stream, all in lockstep (a
+    conditional prior gets the same tile of the coarser map)."""
     stepper = IntStepper(net, [tuple(t.shape) for t in tiles], conds)
     flat = torch.cat([t.reshape(-1) for t in tiles])  # the layout's tile-major raster order
     encoders = [constriction.stream.queue.RangeEncoder() for _ in tiles]

@@ -13,7 +13,15 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from vqcodec.intprior import FREQ_BITS, U_MAX, U_MIN, IntPriorTorch, frequencies, gelu_table
+from vqcodec.intprior import (
+    FREQ_BITS,
+    TABLE_OFFSET,
+    U_MAX,
+    U_MIN,
+    IntPriorTorch,
+    frequencies,
+    gelu_table,
+)
 from vqcodec.kernels.int_gemm import masked_layer
 
 
@@ -98,19 +106,23 @@ class TileLayout:
 
 
 def _conditions(
-    net: IntPriorTorch, conds: list[torch.Tensor], shapes: list[tuple[int, int]]
+    net: IntPriorTorch,
+    conds: list[torch.Tensor],
+    shapes: list[tuple[int, int]],
+    order: torch.Tensor,
 ) -> list[torch.Tensor]:
-    """Per-layer conditioning rows of all tiles, tile-major (the layout's plain order); tiles of
-    one shape go through the conditioning network as one batch."""
-    per_tile: list[list[torch.Tensor] | None] = [None] * len(shapes)
+    """Per-layer conditioning rows of all tiles, in the order `order` of the layout's plain rows
+    (tile-major). Tiles of one shape share a batch of the conditioning network; the rows are put
+    in order before the last layer, which has the fewest channels to move."""
+    per_tile: list[torch.Tensor | None] = [None] * len(shapes)
     by_shape: dict[tuple, list[int]] = {}
     for b, (cond, shape) in enumerate(zip(conds, shapes, strict=True)):
         by_shape.setdefault((tuple(cond.shape), shape), []).append(b)
     for (_, (h, w)), tiles in by_shape.items():
-        feats = net.condition(torch.stack([conds[b] for b in tiles]), h, w)  # (B, hw, C) each
+        hidden = net.cond_hidden(torch.stack([conds[b] for b in tiles]), h, w)
         for i, b in enumerate(tiles):
-            per_tile[b] = [f[i] for f in feats]
-    return [torch.cat(parts) for parts in zip(*per_tile, strict=True)]
+            per_tile[b] = hidden[i]
+    return net.cond_out(torch.cat(per_tile).index_select(0, order))
 
 
 class IntStepper:
@@ -127,6 +139,7 @@ class IntStepper:
         conds: list[torch.Tensor] | None = None,
         teacher_forced: bool = False,
     ) -> None:
+        """`conds`: for a conditional prior, the same tile of the coarser map, for each tile."""
         cfg = net.cfg
         self.net, self.cfg = net, cfg
         self.layout = TileLayout(shapes, cfg.reach, net.taps_a, net.taps_b)
@@ -151,7 +164,7 @@ class IntStepper:
                 raise ValueError("the conditional prior needs the coarser map of every tile")
             # conditioning rows in schedule order: each step adds a contiguous slice
             order = torch.cat([f.plain for f in self.schedule]).to(dev)
-            self.cond = [c.index_select(0, order) for c in _conditions(net, conds, shapes)]
+            self.cond = _conditions(net, conds, shapes, order)
 
     @torch.inference_mode()
     def set_symbols(self, front: Front, symbols: torch.Tensor) -> None:
@@ -168,7 +181,8 @@ class IntStepper:
         span = slice(front.start, front.start + len(front.at))
 
         def plus_cond(x: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
-            return x if rows is None else x.add_(rows[span])
+            """+ the conditioning rows, which carry the table offset (or just the offset)."""
+            return x.add_(TABLE_OFFSET) if rows is None else x.add_(rows[span])
 
         u = masked_layer(self.emb_buf, front.taps_a.to(dev), lin["first"])
         u = plus_cond(u, cond[0]).clamp_(U_MIN, U_MAX)
@@ -176,7 +190,8 @@ class IntStepper:
             buf.index_copy_(0, at, gelu_table(u, lut_conv))
             h = plus_cond(masked_layer(buf, taps_b, conv), c).clamp_(U_MIN, U_MAX)
             u = u.add_(mix.apply(gelu_table(h, lut_mix))).clamp_(U_MIN, U_MAX)
-        y = lin["head1"].apply(gelu_table(u, lut["lut.head1"])).clamp_(U_MIN, U_MAX)
+        y = lin["head1"].apply(gelu_table(u, lut["lut.head1"])).add_(TABLE_OFFSET)
+        y = y.clamp_(U_MIN, U_MAX)
         return lin["head2"].apply(gelu_table(y, lut["lut.head2"]))
 
     @torch.inference_mode()
@@ -188,11 +203,14 @@ class IntStepper:
 
 @torch.inference_mode()
 def teacher_forced_bits(
-    net: IntPriorTorch, tiles: list[torch.Tensor], conds: list[torch.Tensor] | None = None
+    net: IntPriorTorch,
+    tiles: list[torch.Tensor],
+    conds: list[torch.Tensor] | None = None,
 ) -> float:
     """-sum log2 p of the (h, w) index maps `tiles` under the integer prior, every position in
     one pass (the rate the range coder pays, up to its own overhead)."""
-    stepper = IntStepper(net, [tuple(t.shape) for t in tiles], conds, teacher_forced=True)
+    shapes = [tuple(t.shape) for t in tiles]
+    stepper = IntStepper(net, shapes, conds, teacher_forced=True)
     (front,) = stepper.schedule
     symbols = torch.cat([t.reshape(-1) for t in tiles])[front.plain]
     stepper.set_symbols(front, symbols)

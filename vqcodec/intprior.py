@@ -12,8 +12,9 @@ parameters and the fast torch form):
 - activations entering a product are int8 values in [-127, 127]; weights are int8 with one scale
   per output channel; products are accumulated exactly (int64, or float32/float64 GEMMs on
   integer-valued operands while every partial sum stays below 2^24 / 2^53: checked per layer);
-- `requant(acc, m, sh) = (acc * m + 2^(sh - 1)) >> sh` (floor shift) rescales an accumulator to
-  the next scale, with a per-channel multiplier m < 2^16 and shift sh >= 1;
+- `requant(acc) = (acc + B) >> sh` (floor shift) rescales an accumulator to the next scale, with
+  a per-channel integer B (the bias and the rounding half 2^(sh-1)) and shift sh (the weights'
+  scales are chosen so that the rescaling is a power of two);
 - pre-activations are clamped to the int16 range; GELU is a 4096-entry int8 table indexed by
   `(v >> 4) + 2048`;
 - logits come out at 1/64 nat; frequencies are `e = EXP[min(max - logit, 1023)]` (an int table,
@@ -35,6 +36,7 @@ GELU, 4x4 stride-2 transposed conv, GELU, 1x1 conv, each with requant).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -114,82 +116,95 @@ def load_priors(path: Path, cfgs: dict[str, PriorConfig]) -> dict[str, IntPrior]
 
 # ---- fast path (torch) --------------------------------------------------------------------------
 #
-# The torch form carries every integer in float64 (float32 for int8 activations): IEEE doubles
-# hold integers below 2^53 exactly, and +, *, floor and multiplication by a power of two of such
-# values are exact, so the results are the reference's integers. Float64 arithmetic vectorizes
-# where int64 multiplies and shifts do not (measured about 2x faster per op here).
+# The torch form carries the integers in float32 (float64 where a layer's bound needs it): IEEE
+# floats hold integers below 2^24 (2^53) exactly, and sums of such integers, multiplication by a
+# power of two and floor are exact in any order, so the results are the reference's integers.
+# Activations are int8 in the buffers (small), converted for each GEMM.
 
-EXACT_F64 = 1 << 53
+EXACT_F32, EXACT_F64 = 1 << 24, 1 << 53
 
 
-def _exact_gemm_dtype(weight: np.ndarray) -> torch.dtype:
-    """float32 if no partial sum of int8 activations x these weights can reach 2^24, else
-    float64 (exact below 2^53). Integer-valued float sums below those bounds are exact in any
-    order, on any BLAS and instruction set."""
-    bound = int(np.abs(weight.astype(np.int64)).sum(axis=0).max()) * ACT_MAX
-    if bound < 1 << 24:
+def _exact_dtype(bound: int) -> torch.dtype:
+    """float32 if no partial sum can reach 2^24, else float64 (exact below 2^53)."""
+    if bound < EXACT_F32:
         return torch.float32
     if bound < EXACT_F64:
         return torch.float64
     raise ValueError("integer prior layer too large for exact float accumulation")
 
 
-# Pre-activations feeding a GELU table are carried as u = v + 2^15 in [0, 2^16): the offset is
-# folded into the producing layer's rounding offset (exact), so a table lookup is one gather.
-TABLE_OFFSET = 1 << 15
-U_MIN, U_MAX = PRE_MIN + TABLE_OFFSET, PRE_MAX + TABLE_OFFSET
-OFFSET_OUTPUTS = ("first", "head1", "cond.conv0", "cond.conv1", "cond.up")  # and every conv{l}
+def _column_bound(w: np.ndarray, name: str) -> np.ndarray:
+    """Per output channel: the largest |sum| of int8 activations times the weights of one output
+    position (the input dimensions a single output sums over)."""
+    a = np.abs(w.astype(np.int64))
+    if w.ndim == 2:  # dense (in, out)
+        return a.sum(axis=0) * ACT_MAX
+    if name == "cond.up":  # (CIN, COUT, 4, 4): an output sums the taps of one parity
+        parity = [a[:, :, py::2, px::2].sum(axis=(0, 2, 3)) for py in (0, 1) for px in (0, 1)]
+        return np.max(parity, axis=0) * ACT_MAX
+    return a.sum(axis=(1, 2, 3)) * ACT_MAX  # conv (COUT, CIN, k, k)
+
+
+def _float32_sums_exact() -> bool:
+    """Whether float32 GEMMs here are true IEEE float32 GEMMs: some settings let a BLAS round
+    operands to bfloat16 or TF32 (torch's matmul precision, oneDNN's ONEDNN_DEFAULT_FPMATH_MODE),
+    which would break exactness. Checked on integers near the bound; float64 GEMMs have no such
+    modes and are the fallback."""
+    return torch.get_float32_matmul_precision() == "highest" and _float32_probe()
+
+
+@cache
+def _float32_probe() -> bool:
+    a = torch.full((2, 480), 127.0)
+    a[1, ::2] = 125.0
+    b = torch.full((480, 3), 127.0)
+    b[::3, 1] = -121.0
+    return torch.equal((a @ b).double(), a.double() @ b.double())
 
 
 @dataclass
 class TorchLinear:
-    weight: torch.Tensor  # integer-valued float; dense (in, out), convs in torch's layout
-    weight_i8: torch.Tensor  # the same as int8 (dense layers: the CPU int GEMM and Triton)
-    offset: torch.Tensor  # (out,) float64: bias * m + 2^(shift - 1) (+ 2^15 * 2^shift)
-    mult: torch.Tensor  # (out,) float64
-    scale: torch.Tensor  # (out,) float64: 2^-shift
+    """One requantized layer. Measured: torch._int_mm is not exact here (oneDNN without VNNI
+    saturates 16-bit pair sums), so the GEMMs are float GEMMs of the integers."""
+
+    weight: torch.Tensor  # integer-valued; dense (in, out), convs in torch's layout
+    bias: torch.Tensor  # (out,) B, same dtype
+    scale: torch.Tensor  # (out,) 2^-sh, same dtype
+    weight_i8: torch.Tensor  # the weights as int8 (the Triton kernel's operand)
 
     @classmethod
     def of(cls, prior: IntPrior, name: str, device: torch.device) -> TorchLinear:
         w = prior[name + ".w"]
-        flat = w if w.ndim == 2 else w.reshape(w.shape[0], -1).T  # (in, out) for the bound
-        if name == "cond.up":  # (CIN, COUT, 4, 4): each output sums 4 taps of CIN inputs
-            flat = np.abs(w.astype(np.int64)).sum(axis=(2, 3)) // 4 + 1
-        dtype = _exact_gemm_dtype(flat)
-        bias, mult, shift = (prior[name + k].astype(np.int64) for k in (".b", ".m", ".sh"))
-        offset = bias * mult + (np.int64(1) << (shift - 1))
-        if name in OFFSET_OUTPUTS or name.startswith("conv"):
-            offset = offset + (np.int64(TABLE_OFFSET) << shift)
-        acc_bound = int(np.abs(flat.astype(np.int64)).sum(axis=0).max()) * ACT_MAX
-        if (acc_bound * mult + np.abs(offset)).max() >= EXACT_F64:
-            raise ValueError(f"integer prior layer {name}: requant would exceed 2^53")
+        bias, shift = prior[name + ".b"].astype(np.int64), prior[name + ".sh"].astype(np.int64)
+        dtype = _exact_dtype(int((_column_bound(w, name) + np.abs(bias)).max()))
 
-        def f64(a: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(a.astype(np.float64)).to(device)
+        def t(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(a.astype(np.float64)).to(dtype).to(device)
 
         w_i8 = torch.from_numpy(np.ascontiguousarray(w, dtype=np.int8)).to(device)
-        return cls(f64(w).to(dtype), w_i8, f64(offset), f64(mult), f64(np.exp2(-shift)))
+        return cls(t(w), t(bias), t(np.exp2(-shift.astype(np.float64))), w_i8)
+
+    def exact(self) -> TorchLinear:
+        """This layer in float64 where float32 GEMMs cannot be trusted (`_float32_sums_exact`)."""
+        if self.weight.dtype == torch.float64 or _float32_sums_exact():
+            return self
+        return TorchLinear(self.weight.double(), self.bias.double(), self.scale.double(),
+                           self.weight_i8)  # fmt: skip
 
     def requant(self, acc: torch.Tensor) -> torch.Tensor:
-        """Accumulator (n, out) before the bias -> floor(((acc + b) * m + 2^(sh-1)) / 2^sh),
-        computed as floor((acc * m + offset) * 2^-sh): every intermediate an integer < 2^53."""
-        return torch.addcmul(self.offset, acc, self.mult).mul_(self.scale).floor_()
+        """Accumulator (before the bias) -> floor((acc + B) * 2^-sh)."""
+        return (acc.to(self.bias.dtype) + self.bias).mul_(self.scale).floor_()
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
-        """int8 activations (n, in) -> requantized (n, out), float64."""
-        return self.requant(int_matmul(x, self.weight_i8))
+        """Integer activations (n, in) -> requantized (n, out): one addmm, then the shift."""
+        lin = self.exact()
+        return torch.addmm(lin.bias, x.to(lin.weight.dtype), lin.weight).mul_(lin.scale).floor_()
 
 
-def int_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Exact int8 (n, k) @ int8 (k, m): torch's int8 GEMM (int32 sums; VNNI where the CPU has
-    it), or where that is missing a float32 GEMM of the same integers (exact below 2^24, which
-    `_exact_gemm_dtype` checked for every dense layer)."""
-    if a.is_cpu and hasattr(torch, "_int_mm"):
-        try:
-            return torch._int_mm(a, b)
-        except RuntimeError:
-            pass
-    return a.float() @ b.float()
+# Pre-activations feeding a GELU table are carried as u = v + 2^15 in [0, 2^16), so that a table
+# lookup is one gather; conditioning rows carry the offset, unconditional priors add it.
+TABLE_OFFSET = 1 << 15
+U_MIN, U_MAX = PRE_MIN + TABLE_OFFSET, PRE_MAX + TABLE_OFFSET
 
 
 def expand_table(lut: np.ndarray) -> torch.Tensor:
@@ -208,7 +223,7 @@ def frequencies(logits: torch.Tensor, exp_table: torch.Tensor) -> torch.Tensor:
     each row summing to 2^23 (as `intprior_ref.frequencies`)."""
     n, k = logits.shape
     top, first_max = logits.max(dim=1, keepdim=True)  # torch: the first of equal maxima
-    d = (top - logits).clamp_(max=EXP_SIZE - 1).long()
+    d = (top - logits).clamp_(max=EXP_SIZE - 1).long()  # exact: logits are integers < 2^24
     e = exp_table.index_select(0, d.view(-1)).view(n, k)
     total = e.sum(dim=1, keepdim=True)  # < 2^32
     scaled = e * (FREQ_TOTAL - k)  # < 2^43
@@ -223,8 +238,9 @@ def frequencies(logits: torch.Tensor, exp_table: torch.Tensor) -> torch.Tensor:
 
 
 def _conv_int(x: torch.Tensor, lin: TorchLinear, transpose: bool) -> torch.Tensor:
-    """Exact integer convolution (B, CIN, H, W) -> requantized float64 (B, COUT, H', W'): unfold
-    + GEMM (not torch's convolution, whose Winograd/FFT algorithms do not keep integers exact)."""
+    """Exact integer convolution (B, CIN, H, W) -> requantized (B, COUT, H', W'): unfold + GEMM
+    (not torch's convolution, whose Winograd/FFT algorithms do not keep integers exact)."""
+    lin = lin.exact()
     w = lin.weight
     x = x.to(w.dtype)
     b, _, h, wd = x.shape
@@ -255,24 +271,27 @@ class IntPriorTorch:
         self.exp = torch.from_numpy(prior["exp"].astype(np.float64)).to(device)
 
     @torch.inference_mode()
-    def condition(self, cond_idx: torch.Tensor, height: int, width: int) -> list[torch.Tensor]:
-        """Per-layer additive features (B, H * W, C) from a batch of coarser (B, h/2, w/2) maps,
-        as float32 (exact: they are clamped to +-2^16)."""
+    def cond_hidden(self, cond_idx: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """The conditioning network up to its last layer, for a batch of coarser (B, h, w) maps:
+        int8 rows (B, height * width, CIN) of its (2h, 2w) output cropped to (height, width)."""
         lut = self.lut
         c = torch.from_numpy(self.prior["cond.embed"].astype(np.int8)).to(self.device)
         x = c[cond_idx.to(self.device)].permute(0, 3, 1, 2)  # (B, E, h, w)
         for i, name in enumerate(("cond.conv0", "cond.conv1", "cond.up")):
             pre = _conv_int(x, self.lin[name], transpose=name == "cond.up")
-            x = gelu_table(pre.clamp_(U_MIN, U_MAX), lut[f"lut.cond{i}"])
-        # the 1x1 output layer on the kept positions only, one layer's chunk at a time
-        b = x.shape[0]
-        rows = x[:, :, :height, :width].permute(0, 2, 3, 1).reshape(b * height * width, -1)
-        out, c = self.lin["cond.out"], self.cfg.channels
-        w = out.weight_i8[:, :, 0, 0].T  # (CIN, C * (layers + 1))
+            x = gelu_table(pre.add_(TABLE_OFFSET).clamp_(U_MIN, U_MAX), lut[f"lut.cond{i}"])
+        x = x[:, :, :height, :width]
+        return x.permute(0, 2, 3, 1).reshape(x.shape[0], height * width, -1)
+
+    def cond_out(self, rows: torch.Tensor) -> list[torch.Tensor]:
+        """The last (1x1) layer on hidden rows (n, CIN): one (n, C) float32 tensor per masked
+        layer, clamped to +-2^16 (exact in float32) and carrying the table offset."""
+        out, c = self.lin["cond.out"].exact(), self.cfg.channels
+        w = out.weight[:, :, 0, 0].T  # (CIN, C * (layers + 1))
+        rows = rows.to(w.dtype)
         feats = []
         for k in range(self.cfg.layers + 1):
             cols = slice(k * c, (k + 1) * c)
-            acc = int_matmul(rows.contiguous(), w[:, cols].contiguous())
-            f = torch.addcmul(out.offset[cols], acc, out.mult[cols]).mul_(out.scale[cols]).floor_()
-            feats.append(f.clamp_(-COND_LIMIT, COND_LIMIT).float().view(b, height * width, c))
+            f = torch.addmm(out.bias[cols], rows, w[:, cols]).mul_(out.scale[cols]).floor_()
+            feats.append(f.clamp_(-COND_LIMIT, COND_LIMIT).add_(TABLE_OFFSET).float())
         return feats

@@ -25,10 +25,11 @@ from vqcodec.intprior import (
 
 
 def requant(acc: np.ndarray, prior: IntPrior, name: str) -> np.ndarray:
-    """Add the layer's bias, then (acc * m + 2^(sh-1)) >> sh per output channel (last axis)."""
-    m, sh = prior[name + ".m"].astype(np.int64), prior[name + ".sh"].astype(np.int64)
-    acc = acc + prior[name + ".b"].astype(np.int64)
-    return (acc * m + (np.int64(1) << (sh - 1))) >> sh
+    """(acc + B) >> sh per output channel (last axis): B holds the bias and the rounding half;
+    a negative sh shifts left."""
+    sh = prior[name + ".sh"].astype(np.int64)
+    v = acc + prior[name + ".b"].astype(np.int64)
+    return np.where(sh >= 0, v >> np.maximum(sh, 0), v << np.maximum(-sh, 0))
 
 
 def clamp16(v: np.ndarray) -> np.ndarray:

@@ -29,7 +29,6 @@ from vqcodec.intprior import (
 from vqcodec.prior import PixelCNN, PriorLayers
 
 HEADROOM = 1.25  # pre-activation range kept above the largest calibration value
-MULT_BITS = 15  # requant multipliers in [2^14, 2^15]
 
 
 def _gelu(x: torch.Tensor) -> torch.Tensor:
@@ -97,31 +96,24 @@ def _weight_scale(w: np.ndarray, out_axis: int) -> np.ndarray:
     return np.where(peak > 0, peak / ACT_MAX, 1.0)
 
 
-def _multiplier(ratio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """m, sh with m / 2^sh ~ ratio, m in [2^14, 2^15]."""
-    e = np.floor(np.log2(ratio)).astype(np.int64)
-    sh = (MULT_BITS - 1) - e
-    if (sh < 1).any():
-        raise ValueError("requant ratio too large for the integer prior")
-    m = np.round(ratio * np.exp2(sh.astype(np.float64))).astype(np.int64)
-    return m, sh
-
-
 def _linear(
     arrays: dict[str, np.ndarray], name: str, w: np.ndarray, b: np.ndarray, out_axis: int,
     s_in: float, s_out: np.ndarray | float,
 ) -> None:  # fmt: skip
-    """Quantize one layer: int8 weights per output channel, bias at the accumulator scale,
-    multiplier and shift to the output scale."""
-    sw = _weight_scale(w, out_axis)
+    """Quantize one layer: int8 weights per output channel, each channel's scale widened (by
+    less than 2x) so that its accumulator reaches the output scale by a power of two, 2^-sh;
+    the bias, plus the rounding half 2^(sh-1), at the accumulator scale."""
+    raw = _weight_scale(w, out_axis)
+    s_out = np.broadcast_to(np.asarray(s_out, dtype=np.float64), raw.shape)
+    shift = np.floor(np.log2(s_out / (s_in * raw))).astype(np.int64)
+    sw = s_out * np.exp2(-shift.astype(np.float64)) / s_in  # in [raw, 2 raw)
     shape = [1] * w.ndim
     shape[out_axis] = -1
-    arrays[name + ".w"] = np.clip(np.round(w / sw.reshape(shape)), -ACT_MAX, ACT_MAX).astype(
-        np.int8
-    )
-    acc_scale = s_in * sw
-    arrays[name + ".b"] = np.round(b / acc_scale).astype(np.int64)
-    arrays[name + ".m"], arrays[name + ".sh"] = _multiplier(acc_scale / np.asarray(s_out))
+    q = np.clip(np.round(w / sw.reshape(shape)), -ACT_MAX, ACT_MAX)
+    arrays[name + ".w"] = q.astype(np.int8)
+    half = np.where(shift > 0, np.int64(1) << np.maximum(shift - 1, 0), 0)
+    arrays[name + ".b"] = np.round(b / (s_in * sw)).astype(np.int64) + half
+    arrays[name + ".sh"] = shift
 
 
 def _gelu_table(pre_scale: float, out_scale: float) -> np.ndarray:
