@@ -1,5 +1,5 @@
 """Files travel: the same probabilities, files and indices under every machine setting we can
-reach on one machine (DESIGN.md section 2: a float prior fails exactly these).
+reach on one machine (docs/DESIGN.md section 2: a float prior fails exactly these).
 
 Each setting runs `tests/portability_probe.py` in a fresh process with torch's CPU kernels
 restricted (ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS, ONEDNN_MAX_CPU_ISA), with 1 or 2 torch

@@ -67,3 +67,16 @@ def test_readme_states_the_header_bound():
     from vqcodec.bitstream import MAX_HEADER_BYTES
 
     assert f"at most {MAX_HEADER_BYTES} bytes" in (ROOT / "README.md").read_text()
+
+
+def test_design_notes_cited_by_the_code_are_in_the_repo():
+    cited = [
+        p
+        for p in [*(ROOT / "vqcodec").rglob("*.py"), *(ROOT / "tests").rglob("*.py")]
+        if "DESIGN.md" in p.read_text()
+    ]
+    assert cited and (ROOT / "docs" / "DESIGN.md").is_file()
+    for path in cited:
+        for line in path.read_text().splitlines():
+            if "DESIGN.md" in line and '"' not in line:  # a citation, not this test's strings
+                assert "docs/DESIGN.md" in line, f"{path.name}: {line.strip()}"

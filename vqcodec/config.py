@@ -46,7 +46,7 @@ class PriorConfig:
     """A PixelCNN over one code map.
 
     `kernel` is the masked kernel size: each layer reads `kernel // 2` columns to the right in the
-    rows above, which bounds the wavefront schedule of the decoder (DESIGN.md section 3).
+    rows above, which bounds the wavefront schedule of the decoder (docs/DESIGN.md section 3).
     `cond_codes > 0` makes it conditional on a code map at half its resolution (the top map).
     """
 

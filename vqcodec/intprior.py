@@ -1,7 +1,7 @@
 """The integer prior of format 2: every number that feeds the range coder is an exact integer.
 
 Why: a float network rounds differently on every instruction set, BLAS, thread count and GPU, and
-one flipped bit in a probability row breaks range decoding (DESIGN.md section 2). Integer sums
+one flipped bit in a probability row breaks range decoding (docs/DESIGN.md section 2). Integer sums
 are exact in any order, so any machine that follows the arithmetic below computes the same
 frequency rows (Balle, Johnston, Minnen, "Integer networks for data compression with
 latent-variable models", ICLR 2019).
