@@ -70,18 +70,26 @@ class TileLayout:
         counts = torch.bincount(tile, minlength=len(self.shapes)).tolist()
         return Front(tile, rows, cols, at, taps(self.taps_a), taps(self.taps_b), plain, counts)
 
+    def _positions(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(tile, row, col) of every position, tile-major raster order (the plain order)."""
+        parts = [
+            (
+                torch.full((h * w,), b),
+                torch.arange(h).repeat_interleave(w),
+                torch.arange(w).repeat(h),
+            )
+            for b, (h, w) in enumerate(self.shapes)
+        ]
+        tile, rows, cols = (torch.cat(p) for p in zip(*parts, strict=True))
+        return tile, rows, cols
+
     def lockstep(self, slope: int) -> list[Front]:
         """The steps of the wavefront schedule run on all tiles at once: step t holds wavefront t
-        (positions with col + slope * row = t) of every tile."""
-        parts = []
-        for b, (h, w) in enumerate(self.shapes):
-            rows = torch.arange(h).repeat_interleave(w)
-            cols = torch.arange(w).repeat(h)
-            parts.append((torch.full_like(rows, b), rows, cols))
-        tile, rows, cols = (torch.cat(p) for p in zip(*parts, strict=True))
+        (positions with col + slope * row = t) of every tile, by tile, then row."""
+        tile, rows, cols = self._positions()
         t = cols + slope * rows
-        order = torch.argsort((t * len(self.shapes) + tile) * (max(h for h, _ in self.shapes) + 1)
-                              + rows)  # fmt: skip
+        tallest = max(h for h, _ in self.shapes)
+        order = torch.argsort((t * len(self.shapes) + tile) * (tallest + 1) + rows)
         tile, rows, cols, t = tile[order], rows[order], cols[order], t[order]
         counts = torch.bincount(t).tolist()
         fronts = zip(tile.split(counts), rows.split(counts), cols.split(counts), strict=True)
@@ -94,15 +102,7 @@ class TileLayout:
 
     def everything(self) -> Front:
         """All positions of all tiles as one step: the teacher-forced pass (symbols known)."""
-        parts = [
-            (
-                torch.full((h * w,), b),
-                torch.arange(h).repeat_interleave(w),
-                torch.arange(w).repeat(h),
-            )
-            for b, (h, w) in enumerate(self.shapes)
-        ]
-        return self.front(*(torch.cat(p) for p in zip(*parts, strict=True)))
+        return self.front(*self._positions())
 
 
 def _conditions(
