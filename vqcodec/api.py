@@ -41,6 +41,7 @@ class Compressed:
     model: str
     ideal_bits: float  # sum of -log2 p of all coded indices under the priors (float64)
     payload_bytes: int  # bytes of the range-coded streams
+    streams: int  # how many (each independent stream ends with its coder's flush, <= 64 bits)
 
     @property
     def bpp(self) -> float:
@@ -89,7 +90,8 @@ def compress_image(
     crc = bitstream.crc_of(header.pack_fields(), index_bytes(encoded.maps))
     data = bitstream.pack(header, encoded.streams, crc)
     payload = sum(len(s) for t in encoded.streams for s in t)
-    return Compressed(data, width, height, codec.entry.name, encoded.ideal_bits, payload)
+    streams = sum(len(t) for t in encoded.streams)
+    return Compressed(data, width, height, codec.entry.name, encoded.ideal_bits, payload, streams)
 
 
 def compress(

@@ -28,6 +28,7 @@ class ImageResult:
     bpp: float  # real: the whole .vqz file
     ideal_bpp: float  # sum of -log2 p under the priors, per pixel
     payload_bits: int
+    streams: int  # range-coded streams (tiles x maps)
     ideal_bits: float
     overhead_pct: float  # payload over ideal, in percent
     psnr: float
@@ -75,6 +76,7 @@ def measure(path: Path, model: str | None = None) -> ImageResult:
         bpp=result.bpp,
         ideal_bpp=result.ideal_bits / pixels,
         payload_bits=payload_bits,
+        streams=result.streams,
         ideal_bits=result.ideal_bits,
         overhead_pct=100 * (payload_bits / result.ideal_bits - 1),
         psnr=psnr_rgb(rgb, decoded),
