@@ -40,6 +40,9 @@ class Front:
     start: int = 0  # where the front's positions begin in its schedule's order
 
 
+HEAD_CHUNK_VALUES = 1 << 21  # teacher-forced frequency rows per block, in values (16 MB)
+
+
 class TileLayout:
     """Where each tile's positions live in the shared padded buffers and conditioning rows."""
 
@@ -172,10 +175,11 @@ class IntStepper:
         self.emb_buf.index_copy_(0, front.at.to(self.net.device), self.net.embed[symbols])
 
     @torch.inference_mode()
-    def logits(self, front: Front) -> torch.Tensor:
-        """Integer logits (n, K) at the front's positions (float64). Pre-activations are carried
-        in the offset form u = v + 2^15 of `vqcodec.intprior` (clamped to [0, 2^16))."""
-        lin, lut, dev = self.net.lin, self.net.lut, self.net.device
+    def trunk(self, front: Front) -> torch.Tensor:
+        """The residual stream (n, C) after the last masked layer at the front's positions.
+        Pre-activations are carried in the offset form u = v + 2^15 of `vqcodec.intprior`
+        (clamped to [0, 2^16))."""
+        lin, dev = self.net.lin, self.net.device
         at, taps_b = front.at.to(dev), front.taps_b.to(dev)
         cond = [None] * (self.cfg.layers + 1) if self.cond is None else self.cond
         span = slice(front.start, front.start + len(front.at))
@@ -190,15 +194,20 @@ class IntStepper:
             buf.index_copy_(0, at, gelu_table(u, lut_conv))
             h = plus_cond(masked_layer(buf, taps_b, conv), c).clamp_(U_MIN, U_MAX)
             u = u.add_(mix.apply(gelu_table(h, lut_mix))).clamp_(U_MIN, U_MAX)
+        return u
+
+    def head(self, u: torch.Tensor) -> torch.Tensor:
+        """Residual stream rows (n, C) -> frequency rows (n, K), integer-valued float64, each
+        summing to 2^23. Position by position: rows may be taken in any chunks."""
+        lin, lut = self.net.lin, self.net.lut
         y = lin["head1"].apply(gelu_table(u, lut["lut.head1"])).add_(TABLE_OFFSET)
         y = y.clamp_(U_MIN, U_MAX)
-        return lin["head2"].apply(gelu_table(y, lut["lut.head2"]))
+        return frequencies(lin["head2"].apply(gelu_table(y, lut["lut.head2"])), self.net.exp)
 
     @torch.inference_mode()
     def step(self, front: Front) -> torch.Tensor:
-        """Frequency rows (n, K), integer-valued float64, at the front's positions (each row
-        sums to 2^23)."""
-        return frequencies(self.logits(front), self.net.exp)
+        """Frequency rows (n, K) at the front's positions."""
+        return self.head(self.trunk(front))
 
 
 @torch.inference_mode()
@@ -214,5 +223,10 @@ def teacher_forced_bits(
     (front,) = stepper.schedule
     symbols = torch.cat([t.reshape(-1) for t in tiles])[front.plain]
     stepper.set_symbols(front, symbols)
-    chosen = stepper.step(front).gather(1, symbols[:, None].to(net.device))[:, 0]
-    return float(FREQ_BITS * len(symbols) - chosen.double().log2().sum())
+    u, symbols = stepper.trunk(front), symbols.to(net.device)
+    rows = max(1, HEAD_CHUNK_VALUES // net.cfg.codes)  # (rows, K) float64 blocks stay small
+    bits = 0.0
+    for a in range(0, len(symbols), rows):
+        chosen = stepper.head(u[a : a + rows]).gather(1, symbols[a : a + rows, None])[:, 0]
+        bits += FREQ_BITS * len(chosen) - float(chosen.log2().sum())
+    return bits
