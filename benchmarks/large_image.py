@@ -52,7 +52,9 @@ def picture(width: int, height: int) -> np.ndarray:
 
 def run(direction: str, src: Path, dst: Path, quality: int) -> dict:
     cmd = [sys.executable, "-c", CHILD, direction, str(src), str(dst), str(quality)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"{direction} failed: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

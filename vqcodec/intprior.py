@@ -18,8 +18,10 @@ parameters and the fast torch form):
 - pre-activations are clamped to the int16 range; GELU is a 4096-entry int8 table indexed by
   `(v >> 4) + 2048`;
 - logits come out at 1/64 nat; frequencies are `e = EXP[min(max - logit, 1023)]` (an int table,
-  EXP[0] = 2^20), then `f = e * (T - K) // sum(e) + 1` with T = 2^23, and the remainder
-  `T - sum(f)` is added to the first most probable symbol: every symbol >= 1, total exactly T.
+  EXP[0] = 2^20), then, with the row's fixed-point reciprocal `M = ((T - K) << 29) // sum(e)`,
+  `f = (e * M) >> 29 + 1` with T = 2^23, and the remainder `T - sum(f)` is added to the first
+  most probable symbol: every symbol >= 1, total exactly T. (One division per row, not per
+  symbol: a 4096-code row costs a multiply and a shift per symbol.)
 
 Network (the float `PixelCNN` of `vqcodec.prior`, layer for layer):
 
@@ -56,6 +58,7 @@ LOGIT_SCALE = 1 / 64  # nats per logit unit
 EXP_SIZE, EXP_ONE = 1024, 1 << 20  # EXP[d] = round(2^20 * exp(-d / 64)), d = max - logit
 FREQ_BITS = 23
 FREQ_TOTAL = 1 << FREQ_BITS  # every probability row sums to exactly this
+RECIPROCAL_BITS = 29  # e < 2^21 times M < 2^32 stays below 2^53
 
 ARITHMETIC_NAME = "int8-prior-1"  # what format 2's header calls this arithmetic
 
@@ -226,13 +229,14 @@ def frequencies(logits: torch.Tensor, exp_table: torch.Tensor) -> torch.Tensor:
     d = (top - logits).clamp_(max=EXP_SIZE - 1).long()  # exact: logits are integers < 2^24
     e = exp_table.index_select(0, d.view(-1)).view(n, k)
     total = e.sum(dim=1, keepdim=True)  # < 2^32
-    scaled = e * (FREQ_TOTAL - k)  # < 2^43
-    # floor(scaled / total): the floor of the correctly rounded quotient is the true floor or one
-    # more (rounding may carry a quotient just below an integer up to it); an exact product
-    # decides which
-    q = torch.floor(scaled / total)
-    q -= (q * total > scaled).double()
-    f = q + 1
+    # M = floor(numerator / total): the floor of the correctly rounded quotient is the true
+    # floor or one more (rounding may carry a quotient just below an integer up to it); an exact
+    # product decides which
+    numerator = float((FREQ_TOTAL - k) << RECIPROCAL_BITS)  # < 2^52
+    m = torch.floor(numerator / total)
+    m -= (m * total > numerator).double()
+    # e * M < 2^53 is exact, and so is the scaling by 2^-29 folded into M (a power of two)
+    f = e.mul_(m.mul_(2.0**-RECIPROCAL_BITS)).floor_().add_(1)
     f.scatter_add_(1, first_max, FREQ_TOTAL - f.sum(dim=1, keepdim=True))
     return f
 

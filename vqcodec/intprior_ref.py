@@ -19,6 +19,7 @@ from vqcodec.intprior import (
     LUT_SIZE,
     PRE_MAX,
     PRE_MIN,
+    RECIPROCAL_BITS,
     IntPrior,
     masked_taps,
 )
@@ -125,7 +126,8 @@ def frequencies(logit_rows: np.ndarray, exp_table: np.ndarray) -> np.ndarray:
     n, k = logit_rows.shape
     d = np.minimum(logit_rows.max(axis=1, keepdims=True) - logit_rows, EXP_SIZE - 1)
     e = exp_table.astype(np.int64)[d]
-    f = e * (FREQ_TOTAL - k) // e.sum(axis=1, keepdims=True) + 1
+    reciprocal = ((FREQ_TOTAL - k) << RECIPROCAL_BITS) // e.sum(axis=1, keepdims=True)
+    f = ((e * reciprocal) >> RECIPROCAL_BITS) + 1
     first_max = np.argmax(logit_rows, axis=1)  # numpy: the first of equal maxima
     f[np.arange(n), first_max] += FREQ_TOTAL - f.sum(axis=1)
     return f
