@@ -47,6 +47,13 @@ def test_pixels_within_one_level_at_any_thread_count(maps_and_reference, threads
     assert _within_one_level(pixels, reference) < 1e-3
 
 
+def test_windowed_analysis_gives_the_indices_of_one_piece(maps_and_reference, monkeypatch):
+    codec, maps, _ = maps_and_reference
+    monkeypatch.setattr(codec_module, "WINDOW_PX", 64)
+    windowed = codec.analyse(photo(200, 328, seed=5))
+    assert all(torch.equal(a, b) for a, b in zip(windowed, maps, strict=True))
+
+
 def test_windowed_synthesis_leaves_no_seam(maps_and_reference, monkeypatch):
     """Small windows (many seams) give the pixels of one window, to within one level."""
     codec, maps, reference = maps_and_reference

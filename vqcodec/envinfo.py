@@ -25,7 +25,7 @@ def cpu_name() -> str:
 def environment() -> dict[str, object]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     # "-dirty" when the code that produces results differs from the commit (docs do not count)
-    code = ["vqcodec", "benchmarks", "models", "pyproject.toml"]
+    code = ["vqcodec", "benchmarks/*.py", "models", "pyproject.toml"]  # not earlier results
     dirty = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=no", "--", *code],
         capture_output=True,
