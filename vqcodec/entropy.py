@@ -76,6 +76,12 @@ def bytes_to_words(data: bytes) -> np.ndarray:
     return np.frombuffer(padded, dtype="<u4").astype(np.uint32)
 
 
+def _decode_error(exc: BaseException) -> CorruptStreamError:
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        raise exc
+    return CorruptStreamError(f"range decoder failed: {exc}")
+
+
 # One coding step: the wavefront's positions and coder input -> the symbols at those positions.
 CodeStep = Callable[[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray], torch.Tensor]
 
@@ -147,19 +153,13 @@ def decode_map(
 
 # ---- format 2: integer prior, tiles ------------------------------------------------------------
 
-FreqHook = Callable[[Front, torch.Tensor], None]  # sees every step's int64 frequency rows
+FreqHook = Callable[[Front, torch.Tensor], None]  # sees every step's frequency rows (n, K)
 
 
 def coder_rows(freqs: torch.Tensor) -> np.ndarray:
     """Integer frequency rows (each summing to 2^23) as the float32 probabilities constriction
     takes: f / 2^23 is exact in float32, so the coder input is as exact as the integers."""
     return np.ascontiguousarray((freqs.to(torch.float64) * 2.0**-FREQ_BITS).numpy(), np.float32)
-
-
-def _decode_error(exc: BaseException) -> CorruptStreamError:
-    if isinstance(exc, KeyboardInterrupt | SystemExit):
-        raise exc
-    return CorruptStreamError(f"range decoder failed: {exc}")
 
 
 @torch.inference_mode()
