@@ -1,8 +1,5 @@
 """The input policy: which modes are coded how, and which inputs are refused (and how)."""
 
-import struct
-import zlib
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,6 +9,7 @@ from vqcodec.errors import ImageInputError
 from vqcodec.image_io import to_image, to_rgb
 
 from .conftest import photo
+from .images import png_header
 
 
 def test_rgb_and_gray_modes():
@@ -62,23 +60,6 @@ def test_bad_arrays_are_refused(arr):
         to_rgb(arr)
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height, with no real pixel data."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b""))
-        + chunk(b"IEND", b"")
-    )
-
-
 def test_file_errors(tmp_path):
     with pytest.raises(ImageInputError, match="no such file"):
         to_rgb(tmp_path / "missing.png")
@@ -93,7 +74,7 @@ def test_file_errors(tmp_path):
     with pytest.raises(ImageInputError, match="truncated or corrupt"):
         to_rgb(truncated)
     huge = tmp_path / "huge.png"
-    huge.write_bytes(_png_header_only(20000, 20000))
+    huge.write_bytes(png_header(20000, 20000))
     with pytest.raises(ImageInputError, match="limit"):
         to_rgb(huge)
     with pytest.raises(ImageInputError, match="folder"):

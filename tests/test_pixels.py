@@ -5,6 +5,8 @@ network and are within one level of the same maps' synthesis in one piece, on on
 about 8 pixels of a Kodak image. Windowed synthesis must not add seams.)
 """
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -20,13 +22,19 @@ def maps_and_reference():
     codec = load_codec()
     rgb = photo(200, 328, seed=5)
     maps = codec.analyse(rgb)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         reference = codec.synthesize(maps, 328, 200)
+    return codec, maps, reference
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
     finally:
         torch.set_num_threads(before)
-    return codec, maps, reference
 
 
 def _within_one_level(a: np.ndarray, b: np.ndarray) -> float:
@@ -38,12 +46,8 @@ def _within_one_level(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.parametrize("threads", [1, 2])
 def test_pixels_within_one_level_at_any_thread_count(maps_and_reference, threads):
     codec, maps, reference = maps_and_reference
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         pixels = codec.synthesize(maps, 328, 200)
-    finally:
-        torch.set_num_threads(before)
     assert _within_one_level(pixels, reference) < 1e-3
 
 
@@ -58,10 +62,6 @@ def test_windowed_synthesis_leaves_no_seam(maps_and_reference, monkeypatch):
     """Small windows (many seams) give the pixels of one window, to within one level."""
     codec, maps, reference = maps_and_reference
     monkeypatch.setattr(codec_module, "WINDOW_PX", 64)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         pixels = codec.synthesize(maps, 328, 200)
-    finally:
-        torch.set_num_threads(before)
     assert _within_one_level(pixels, reference) < 1e-3
