@@ -187,7 +187,7 @@ class Codec:
 
     def encode_maps(self, maps: list[torch.Tensor], tile: int = DEFAULT_TILE) -> EncodedImage:
         """Range-code the maps tile by tile: all tiles of a map (in lockstep groups) before the
-        next map, whose prior reads the coarser map around each tile."""
+        next map, whose prior reads the same tile of the coarser map."""
         grid = TileGrid(tuple(maps[0].shape), len(maps), tile)
         rects = grid.rects()
         coded: list[list[EncodedMap | None]] = [[None] * len(maps) for _ in rects]
