@@ -19,7 +19,7 @@ parameters and the fast torch form):
   `(v >> 4) + 2048`;
 - logits come out at 1/64 nat; frequencies are `e = EXP[min(max - logit, 1023)]` (an int table,
   EXP[0] = 2^20), then, with the row's fixed-point reciprocal `M = ((T - K) << 29) // sum(e)`,
-  `f = (e * M) >> 29 + 1` with T = 2^23, and the remainder `T - sum(f)` is added to the first
+  `f = ((e * M) >> 29) + 1` with T = 2^23, and the remainder `T - sum(f)` is added to the first
   most probable symbol: every symbol >= 1, total exactly T. (One division per row, not per
   symbol: a 4096-code row costs a multiply and a shift per symbol.)
 
