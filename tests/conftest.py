@@ -32,3 +32,9 @@ def photo(height: int, width: int, seed: int = 0) -> np.ndarray:
     y = int(rng.integers(0, tiled.shape[0] - height + 1))
     x = int(rng.integers(0, tiled.shape[1] - width + 1))
     return np.ascontiguousarray(tiled[y : y + height, x : x + width])
+
+
+def coded_maps(codec, rgb: np.ndarray) -> list:
+    """The maps `vqcodec.compress` codes for `rgb` with `codec`: its model's default rate-aware
+    choice (`Codec.analyse` gives the nearest codewords instead)."""
+    return codec.encode_image(rgb, rate_weights=codec.entry.rate_weights).maps

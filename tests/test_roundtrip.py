@@ -9,14 +9,14 @@ import vqcodec
 from vqcodec.api import decode_indices, load_codec
 from vqcodec.image_io import to_rgb
 
-from .conftest import SAMPLE, photo
+from .conftest import SAMPLE, coded_maps, photo
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 13), (8, 8), (33, 17), (513, 769)])
 def test_decoded_indices_equal_the_encoders(shape):
     rgb = photo(*shape, seed=sum(shape))
     codec = load_codec()
-    maps = codec.analyse(rgb)
+    maps = coded_maps(codec, rgb)
     data = vqcodec.compress(rgb)
     _, _, decoded = decode_indices(data)
     assert all(torch.equal(d, m) for d, m in zip(decoded, maps, strict=True))
@@ -35,7 +35,7 @@ def test_grayscale_roundtrip():
     codec = load_codec()
     rgb, _ = to_rgb(gray)
     _, _, decoded = decode_indices(data)
-    assert all(torch.equal(d, m) for d, m in zip(decoded, codec.analyse(rgb), strict=True))
+    assert all(torch.equal(d, m) for d, m in zip(decoded, coded_maps(codec, rgb), strict=True))
 
 
 def test_path_pil_and_array_inputs_give_the_same_file():

@@ -7,9 +7,11 @@ Options are keyword-only; every failure a caller can cause is a `VQCodecError`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -17,6 +19,7 @@ from vqcodec import bitstream, legacy_v1, zoo
 from vqcodec.codec import DEFAULT_TILE, Codec, index_bytes
 from vqcodec.errors import CorruptStreamError, InputTypeError, ModelError
 from vqcodec.image_io import ImageLike, to_image, to_rgb
+from vqcodec.rate_control import Trial, fit_budget
 from vqcodec.vqz_input import VqzSource, read_header, read_vqz
 
 
@@ -42,31 +45,20 @@ class Compressed:
     ideal_bits: float  # sum of -log2 p of all coded indices under the priors (float64)
     payload_bytes: int  # bytes of the range-coded streams
     streams: int  # how many (each independent stream ends with its coder's flush, <= 64 bits)
+    rate_weights: tuple[float, ...]  # the rate-aware choice's weight per map (coarsest first)
 
     @property
     def bpp(self) -> float:
         return 8 * len(self.data) / (self.width * self.height)
 
 
-def _check_options(model: object, quality: object, drop_alpha: object) -> None:
+def _check_options(model: object, quality: object, drop_alpha: object, tile: object) -> None:
     if model is not None and not isinstance(model, str):
         raise InputTypeError(f"model must be a name (str), not {type(model).__name__}")
     if quality is not None and (not isinstance(quality, int) or isinstance(quality, bool)):
         raise InputTypeError(f"quality must be an int, not {type(quality).__name__}")
     if not isinstance(drop_alpha, bool):
         raise InputTypeError(f"drop_alpha must be True or False, not {type(drop_alpha).__name__}")
-
-
-def compress_image(
-    image: ImageLike,
-    *,
-    model: str | None = None,
-    quality: int | None = None,
-    drop_alpha: bool = False,
-    tile: int = DEFAULT_TILE,
-) -> Compressed:
-    """Compress and report sizes (see `compress` for the plain bytes)."""
-    _check_options(model, quality, drop_alpha)
     if (
         not isinstance(tile, int)
         or isinstance(tile, bool)
@@ -74,10 +66,35 @@ def compress_image(
         or tile < 0
     ):
         raise InputTypeError(f"tile must be 0 (one tile) or an int >= {bitstream.MIN_TILE}")
-    rgb, colour = to_rgb(image, drop_alpha)
-    codec = load_codec(model, quality)
+
+
+def _check_target(bpp: object, max_bytes: object, quality: object) -> None:
+    if bpp is not None and max_bytes is not None:
+        raise InputTypeError("give bpp or max_bytes, not both")
+    if (bpp is not None or max_bytes is not None) and quality is not None:
+        raise InputTypeError("a rate target picks the model: give it without quality")
+    if bpp is not None and (
+        not isinstance(bpp, int | float) or isinstance(bpp, bool) or not 0 < bpp < 1000
+    ):
+        raise InputTypeError(f"bpp must be a number > 0, not {bpp!r}")
+    if max_bytes is not None and (
+        not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes <= 0
+    ):
+        raise InputTypeError(f"max_bytes must be an int > 0, not {max_bytes!r}")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    compressed: Compressed
+    maps: list[torch.Tensor]  # the coded indices, coarsest first
+
+
+def _compress(
+    rgb: np.ndarray, colour: int, codec: Codec, tile: int, rate_weights: Sequence[float]
+) -> Encoded:
+    """One encode with the given model and rate weights."""
     height, width = rgb.shape[:2]
-    encoded = codec.encode_maps(codec.analyse(rgb), tile)
+    encoded = codec.encode_image(rgb, tile, rate_weights)
     header = bitstream.Header(
         model_id=codec.entry.model_id,
         fingerprint=codec.entry.fingerprint,
@@ -91,7 +108,62 @@ def compress_image(
     data = bitstream.pack(header, encoded.streams, crc)
     payload = sum(len(s) for t in encoded.streams for s in t)
     streams = sum(len(t) for t in encoded.streams)
-    return Compressed(data, width, height, codec.entry.name, encoded.ideal_bits, payload, streams)
+    found = Compressed(
+        data,
+        width,
+        height,
+        codec.entry.name,
+        encoded.ideal_bits,
+        payload,
+        streams,
+        tuple(rate_weights),
+    )
+    return Encoded(found, encoded.maps)
+
+
+def _compress_to_budget(
+    rgb: np.ndarray, colour: int, codecs: list[Codec], tile: int, budget: int
+) -> Compressed:
+    """The best file of at most `budget` bytes (`vqcodec.rate_control.fit_budget`)."""
+
+    def encode(codec: Codec, bottom_weight: float | None) -> Trial[tuple[Codec, Encoded]]:
+        weights = codec.entry.rate_weights
+        if bottom_weight is not None:
+            weights = (*weights[:-1], bottom_weight)
+        found = _compress(rgb, colour, codec, tile, weights)
+        return Trial(weights[-1], len(found.compressed.data), (codec, found))
+
+    def psnr(result: tuple[Codec, Encoded]) -> float:
+        codec, found = result
+        height, width = rgb.shape[:2]
+        decoded = codec.synthesize(found.maps, width, height).astype(np.float64)
+        mse = float(np.mean((decoded - rgb) ** 2))
+        return 10 * np.log10(255**2 / max(mse, 1e-10))
+
+    return fit_budget(codecs, encode, psnr, budget)[1].compressed
+
+
+def compress_image(
+    image: ImageLike,
+    *,
+    model: str | None = None,
+    quality: int | None = None,
+    bpp: float | None = None,
+    max_bytes: int | None = None,
+    drop_alpha: bool = False,
+    tile: int = DEFAULT_TILE,
+) -> Compressed:
+    """Compress and report sizes (see `compress` for the plain bytes)."""
+    _check_options(model, quality, drop_alpha, tile)
+    _check_target(bpp, max_bytes, quality)
+    rgb, colour = to_rgb(image, drop_alpha)
+    if bpp is None and max_bytes is None:
+        codec = load_codec(model, quality)
+        return _compress(rgb, colour, codec, tile, codec.entry.rate_weights).compressed
+    height, width = rgb.shape[:2]
+    budget = max_bytes if max_bytes is not None else int(bpp * width * height / 8)
+    names = [model] if model is not None else zoo.ladder()
+    return _compress_to_budget(rgb, colour, [load_codec(n) for n in names], tile, budget)
 
 
 def compress(
@@ -99,12 +171,19 @@ def compress(
     *,
     model: str | None = None,
     quality: int | None = None,
+    bpp: float | None = None,
+    max_bytes: int | None = None,
     drop_alpha: bool = False,
 ) -> bytes:
     """Compress `image` (a path, encoded image bytes, a binary file, a PIL image or a uint8
     array) to .vqz bytes with the model named `model` or the one at `quality` on the ladder
-    (1 = fewest bits; neither: the default). `drop_alpha` discards real transparency."""
-    return compress_image(image, model=model, quality=quality, drop_alpha=drop_alpha).data
+    (1 = fewest bits; neither: the default). A rate target instead (`bpp`, bits per pixel of
+    the whole file, or `max_bytes`) gets the largest file not above it, searched over the
+    ladder's models (or only `model`) and the rate-aware index choice; `RateError` if none is
+    small enough. `drop_alpha` discards real transparency."""
+    return compress_image(
+        image, model=model, quality=quality, bpp=bpp, max_bytes=max_bytes, drop_alpha=drop_alpha
+    ).data
 
 
 def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, list[torch.Tensor]]:

@@ -156,6 +156,30 @@ def _native_stderr_muted() -> Iterator[None]:
         os.close(saved)
 
 
+_BYTE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "KIB": 2**10, "MIB": 2**20}
+
+
+class ByteSize(click.ParamType):
+    """A byte count: a plain integer, or a number with B, KB, MB (powers of 1000) or KiB, MiB
+    (powers of 1024)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper()
+        number = text.rstrip("BIKM ")
+        unit = text[len(number) :].strip()
+        try:
+            count = float(number) * _BYTE_UNITS[unit]
+        except (ValueError, KeyError):
+            self.fail(f"{value!r} is not a size such as 40000, 40KB or 1.5MiB", param, ctx)
+        if not (math.isfinite(count) and count >= 1):
+            self.fail(f"{value!r} is not a size of at least 1 byte", param, ctx)
+        return int(count)
+
+
 def _ladder_help() -> str:
     """'1..4 (1 = fewest bits) [default: 3]' from the installed zoo, read when the CLI loads."""
     try:
@@ -214,6 +238,17 @@ def main(kernels: str | None) -> None:
 @click.option("-m", "--model", default=None, help=_MODEL_HELP)
 @click.option("-q", "--quality", type=int, default=None, help=_QUALITY_HELP)
 @click.option(
+    "--bpp",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Rate target, bits per pixel of the whole file: the best file not above it.",
+)
+@click.option(
+    "--size",
+    "max_bytes",
+    type=ByteSize(),
+    help="Size budget (40000, 40KB, 40KiB, 1.5MB): the best file not above it.",
+)
+@click.option(
     "--drop-alpha", is_flag=True, help="Discard a transparency channel instead of failing."
 )
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
@@ -223,10 +258,16 @@ def encode(
     output: Path | None,
     model: str | None,
     quality: int | None,
+    bpp: float | None,
+    max_bytes: int | None,
     drop_alpha: bool,
     force: bool,
 ) -> None:
     """Compress IMAGE (a file, or '-' for stdin) to a .vqz file.
+
+    --bpp and --size search the models (or only --model) and the rate-aware index choice for
+    the file with the highest PSNR within the target; that file may be smaller than the target
+    where a model's step down costs less quality than squeezing the next one.
 
     EXIF orientation is applied and an ICC profile converted to sRGB; animations, CMYK, 32-bit
     and float images are refused."""
@@ -236,12 +277,16 @@ def encode(
 
     if quality is not None and model is not None:
         raise click.UsageError("give --model or --quality, not both")
+    if bpp is not None and max_bytes is not None:
+        raise click.UsageError("give --bpp or --size, not both")
+    if quality is not None and (bpp is not None or max_bytes is not None):
+        raise click.UsageError("--bpp and --size choose the model: give them without --quality")
     output = output or (STDIO if _is_stdio(image) else image.with_suffix(".vqz"))
     _check_output(output, force, image)
     with _native_stderr_muted():
         rgb, colour = to_rgb(_stdin() if _is_stdio(image) else image, drop_alpha)
     pixels = rgb[..., 0] if colour == COLOUR_GRAY else rgb  # a 2-D array is coded as grayscale
-    result = compress_image(pixels, model=model, quality=quality)
+    result = compress_image(pixels, model=model, quality=quality, bpp=bpp, max_bytes=max_bytes)
     _write(output, result.data, force)
     _report(output, f"{result.bpp:.3f} bpp  ({result.width}x{result.height}, model {result.model})")
 

@@ -10,6 +10,7 @@ bounded whatever the image size.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -34,6 +35,7 @@ from vqcodec.errors import CorruptStreamError, ModelError
 from vqcodec.int_stepper import teacher_forced_bits
 from vqcodec.intprior import IntPriorTorch, load_priors
 from vqcodec.prior import PixelCNN
+from vqcodec.rate_aware import RateAware
 from vqcodec.tiles import TileGrid, crop
 from vqcodec.vqvae import HierarchicalVQVAE
 
@@ -152,6 +154,37 @@ class Codec:
         return maps
 
     @torch.no_grad()
+    def latents(self, rgb: np.ndarray, coarser: list[torch.Tensor]) -> torch.Tensor:
+        """The encoder's latents (H, W, D) of map `len(coarser)` before quantization, given the
+        indices chosen for the coarser maps; in the same windows as `analyse`."""
+        height, width = rgb.shape[:2]
+        x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255.0
+        align = self.cfg.vqvae.align
+        x = F.pad(x, (0, -width % align, 0, -height % align), mode="replicate")
+        ph, pw = x.shape[-2:]
+        vqvae, level = self.model.vqvae, len(coarser)
+        s = (2 * self.cfg.vqvae.stride, self.cfg.vqvae.stride)[level]
+        out = torch.empty(ph // s, pw // s, self.cfg.vqvae.embed_dim)
+        for y0, y1 in _windows(ph, WINDOW_PX):
+            for x0, x1 in _windows(pw, WINDOW_PX):
+                a0, a1 = max(0, y0 - ANALYSIS_HALO_PX), min(ph, y1 + ANALYSIS_HALO_PX)
+                b0, b1 = max(0, x0 - ANALYSIS_HALO_PX), min(pw, x1 + ANALYSIS_HALO_PX)
+                h_bottom, z = vqvae.top_latents(x[..., a0:a1, b0:b1])
+                if level == 1:
+                    t = 2 * s  # pixels per top code
+                    top = coarser[0][None, a0 // t : a1 // t, b0 // t : b1 // t]
+                    z = vqvae.bottom_latents(h_bottom, vqvae.quant_top.lookup(top))
+                out[y0 // s : y1 // s, x0 // s : x1 // s] = z[
+                    0, :, (y0 - a0) // s : (y1 - a0) // s, (x0 - b0) // s : (x1 - b0) // s
+                ].permute(1, 2, 0)
+        return out
+
+    def codebooks(self) -> list[torch.Tensor]:
+        """(K, D) codewords of every map, coarsest first."""
+        vqvae = self.model.vqvae
+        return [vqvae.quant_top.codebook, vqvae.quant_bottom.codebook]
+
+    @torch.no_grad()
     def synthesize(self, maps: list[torch.Tensor], width: int, height: int) -> np.ndarray:
         """Code maps -> H x W x 3 uint8, cropped to the original size; in overlapping windows
         (each window sees SYNTHESIS_HALO_PX of context on every side, so no seam appears)."""
@@ -185,24 +218,69 @@ class Codec:
         per = max(1, GROUP_POSITIONS // (side * side)) if grid.tile else n
         return [list(range(a, min(a + per, n))) for a in range(0, n, per)]
 
-    def encode_maps(self, maps: list[torch.Tensor], tile: int = DEFAULT_TILE) -> EncodedImage:
-        """Range-code the maps tile by tile: all tiles of a map (in lockstep groups) before the
-        next map, whose prior reads the same tile of the coarser map."""
-        grid = TileGrid(tuple(maps[0].shape), len(maps), tile)
-        rects = grid.rects()
-        coded: list[list[EncodedMap | None]] = [[None] * len(maps) for _ in rects]
+    def encode_image(
+        self, rgb: np.ndarray, tile: int = DEFAULT_TILE, rate_weights: Sequence[float] = (0, 0)
+    ) -> EncodedImage:
+        """Pixels -> streams. With rate weights (one per map, coarsest first), the indices are
+        chosen rate-aware (`vqcodec.rate_aware`): the top map first, then the bottom latents
+        are computed from the chosen top codes and chosen in turn. Without, the nearest
+        codewords (`analyse`)."""
+        if len(rate_weights) != len(LEVELS) or any(w < 0 for w in rate_weights):
+            raise ValueError(f"need {len(LEVELS)} rate weights >= 0, got {tuple(rate_weights)}")
+        if not any(rate_weights):
+            return self.encode_maps(self.analyse(rgb), tile)
+        shapes = map_sizes(rgb.shape[1], rgb.shape[0], self.cfg.vqvae.stride)
 
-        # One torch thread: the integers are exact at any thread count, but threads do not pay.
-        # Measured with 2 cores: torch's threads over a lockstep step's ops decode 1.14x (Kodak)
-        # to 1.32x (4096 x 4096) faster on idle cores, and 10x slower (a 513 x 769 image: 57 s
-        # against 5 s) when the other core is busy, their OpenMP barriers waiting for it; Python
-        # threads over tile groups were slower still (the GIL between small ops).
-        with single_thread():
-            for level, net in enumerate(self.int_priors):  # a whole map before the next
-                for group in self._groups(grid, level):
-                    encoded = encode_tiles(net, *self._tile_inputs(maps, rects, group, level))
-                    for t, enc in zip(group, encoded, strict=True):
-                        coded[t][level] = enc
+        def source(
+            level: int, coarser: list[torch.Tensor]
+        ) -> tuple[torch.Tensor, RateAware | None]:
+            z = self.latents(rgb, coarser)
+            if not rate_weights[level]:  # the nearest codewords, as `analyse` finds them
+                quantizer = (self.model.vqvae.quant_top, self.model.vqvae.quant_bottom)[level]
+                return quantizer.indices(z.permute(2, 0, 1)[None])[0], None
+            rate_aware = RateAware(z, self.codebooks()[level], rate_weights[level])
+            return torch.zeros(shapes[level], dtype=torch.long), rate_aware
+
+        return self._encode(shapes, tile, source)
+
+    def encode_maps(self, maps: list[torch.Tensor], tile: int = DEFAULT_TILE) -> EncodedImage:
+        """Range-code the given maps."""
+        shapes = [(m.shape[0], m.shape[1]) for m in maps]
+        return self._encode(shapes, tile, lambda level, _: (maps[level].clone(), None))
+
+    def _encode(
+        self,
+        shapes: list[tuple[int, int]],
+        tile: int,
+        source: Callable[[int, list[torch.Tensor]], tuple[torch.Tensor, RateAware | None]],
+    ) -> EncodedImage:
+        """Range-code map by map, each tile by tile (in lockstep groups); a map's prior reads the
+        same tile of the coarser map. `source(level, coarser maps)` gives the map to code, or a
+        `RateAware` choosing its indices as they are coded."""
+        grid = TileGrid(shapes[0], len(shapes), tile)
+        rects = grid.rects()
+        coded: list[list[EncodedMap | None]] = [[None] * len(shapes) for _ in rects]
+        maps: list[torch.Tensor] = []
+        for level, net in enumerate(self.int_priors):  # a whole map before the next
+            current, rate_aware = source(level, maps)
+            for group in self._groups(grid, level):
+                tiles, conds = self._tile_inputs([*maps, current], rects, group, level)
+                choose = None
+                if rate_aware is not None:
+                    choose = rate_aware.choice([rects[t][level] for t in group])
+                # One torch thread: the integers are exact at any thread count, but threads do
+                # not pay. Measured with 2 cores: torch's threads over a lockstep step's ops
+                # decode 1.14x (Kodak) to 1.32x (4096 x 4096) faster on idle cores, and 10x
+                # slower (a 513 x 769 image: 57 s against 5 s) when the other core is busy,
+                # their OpenMP barriers waiting for it; Python threads over tile groups were
+                # slower still (the GIL between small ops).
+                with single_thread():
+                    encoded = encode_tiles(net, tiles, conds, choose=choose)
+                for t, enc in zip(group, encoded, strict=True):
+                    coded[t][level] = enc
+                    r0, r1, c0, c1 = rects[t][level]
+                    current[r0:r1, c0:c1] = enc.symbols
+            maps.append(current)
         streams = [[words_to_bytes(c.words) for c in tile_maps] for tile_maps in coded]
         ideal = sum(c.ideal_bits for tile_maps in coded for c in tile_maps)
         return EncodedImage(maps, tile, streams, ideal)

@@ -64,6 +64,7 @@ def single_thread() -> Iterator[None]:
 class EncodedMap:
     words: np.ndarray  # uint32 range-coder output
     ideal_bits: float  # sum of -log2 p (float64) of the coded symbols
+    symbols: torch.Tensor | None = None  # the coded (h, w) indices (format 2)
 
 
 def words_to_bytes(words: np.ndarray) -> bytes:
@@ -154,6 +155,8 @@ def decode_map(
 # ---- format 2: integer prior, tiles ------------------------------------------------------------
 
 FreqHook = Callable[[Front, torch.Tensor], None]  # sees every step's frequency rows (n, K)
+# the encoder's choice at a front, from its frequency rows (n, K): the (n,) indices to code
+Choice = Callable[[Front, torch.Tensor], torch.Tensor]
 
 
 def coder_rows(freqs: torch.Tensor) -> np.ndarray:
@@ -168,16 +171,23 @@ def encode_tiles(
     tiles: list[torch.Tensor],
     conds: list[torch.Tensor] | None = None,
     hook: FreqHook | None = None,
+    choose: Choice | None = None,
 ) -> list[EncodedMap]:
     """Range-code each (h, w) index map of `tiles` into its own stream, all in lockstep (a
-    conditional prior gets the same tile of the coarser map)."""
+    conditional prior gets the same tile of the coarser map). With `choose`, the indices are
+    chosen front by front from the probabilities (`tiles` then only give the shapes); the coded
+    indices are in every result's `symbols`."""
     stepper = IntStepper(net, [tuple(t.shape) for t in tiles], conds)
     flat = torch.cat([t.reshape(-1) for t in tiles])  # the layout's tile-major raster order
     encoders = [constriction.stream.queue.RangeEncoder() for _ in tiles]
     ideal = [0.0] * len(tiles)
     for front in stepper.schedule:
         freqs = stepper.step(front)
-        symbols = flat[front.plain]
+        if choose is None:
+            symbols = flat[front.plain]
+        else:
+            symbols = choose(front, freqs)
+            flat[front.plain] = symbols
         if hook is not None:
             hook(front, freqs)
         probs = coder_rows(freqs)
@@ -190,7 +200,11 @@ def encode_tiles(
                 ideal[b] += FREQ_BITS * n - float(chosen[start : start + n].sum())
                 start += n
         stepper.set_symbols(front, symbols)
-    return [EncodedMap(e.get_compressed(), i) for e, i in zip(encoders, ideal, strict=True)]
+    coded = flat.split([t.numel() for t in tiles])
+    return [
+        EncodedMap(e.get_compressed(), i, c.view(t.shape))
+        for e, i, c, t in zip(encoders, ideal, coded, tiles, strict=True)
+    ]
 
 
 @torch.inference_mode()

@@ -21,6 +21,10 @@ class ModelError(VQCodecError):
     """The requested or referenced model is not installed, or its weights do not match."""
 
 
+class RateError(VQCodecError):
+    """A size or rate target that no installed model can reach."""
+
+
 class InputTypeError(VQCodecError, TypeError):
     """An argument of the wrong type (say, a str where bytes are needed); both `except
     VQCodecError` and `except TypeError` catch it."""

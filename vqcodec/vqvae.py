@@ -197,13 +197,21 @@ class HierarchicalVQVAE(nn.Module):
     def _quantize(
         self, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        h_bottom = self.enc_bottom(x - 0.5)
-        h_top = self.enc_top(h_bottom)
-        q_top, idx_top, commit_top = self.quant_top(self.pre_quant_top(h_top))
-        cond = self.dec_top(q_top)
-        z_bottom = self.pre_quant_bottom(torch.cat([h_bottom, cond], 1))
+        h_bottom, z_top = self.top_latents(x)
+        q_top, idx_top, commit_top = self.quant_top(z_top)
+        z_bottom = self.bottom_latents(h_bottom, q_top)
         q_bottom, idx_bottom, commit_bottom = self.quant_bottom(z_bottom)
         return q_top, q_bottom, idx_top, idx_bottom, commit_top + commit_bottom
+
+    def top_latents(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Image -> (bottom features, top latents before quantization)."""
+        h_bottom = self.enc_bottom(x - 0.5)
+        return h_bottom, self.pre_quant_top(self.enc_top(h_bottom))
+
+    def bottom_latents(self, h_bottom: torch.Tensor, q_top: torch.Tensor) -> torch.Tensor:
+        """Bottom latents before quantization, given the bottom features and the chosen top
+        codewords (the bottom level codes what the top level did not)."""
+        return self.pre_quant_bottom(torch.cat([h_bottom, self.dec_top(q_top)], 1))
 
     def _synthesize(self, q_top: torch.Tensor, q_bottom: torch.Tensor) -> torch.Tensor:
         return self.dec(torch.cat([self.upsample_top(q_top), q_bottom], 1)) + 0.5

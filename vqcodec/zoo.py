@@ -32,6 +32,10 @@ class ZooEntry:
     quality: int | None = None  # position on the rate ladder (1 = lowest rate)
     config_sha256: str | None = None
     int_prior_sha256: str | None = None  # the integer priors of format 2
+    # the encoder's default rate weight per map, coarsest first (`vqcodec.rate_aware`; chosen
+    # on held-out training images, benchmarks/results/rate_weights.json); not in the
+    # fingerprint: it changes which indices are chosen, not how a file decodes
+    rate_weights: tuple[float, ...] = (0.0, 0.0)
 
     @property
     def fingerprint_v1(self) -> int:
@@ -78,6 +82,7 @@ def _registry(folder: Path) -> tuple[dict[str, ZooEntry], str]:
             m.get("quality"),
             m.get("config_sha256"),
             m.get("int_prior_sha256"),
+            tuple(float(w) for w in m.get("rate_weights", (0.0, 0.0))),
         )
         for m in raw["models"]
     }
