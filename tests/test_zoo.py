@@ -84,3 +84,14 @@ def test_shipped_ladder_is_contiguous_and_ordered_by_measured_rate():
     assert set(ladder) <= set(bpp), "benchmark results are missing a shipped model"
     rates = [bpp[name] for name in ladder]
     assert rates == sorted(rates)
+
+
+def test_a_file_of_a_retired_model_names_it(tmp_path, monkeypatch):
+    data = _with_header(vqcodec.compress(photo(8, 8)), model_id=77)
+    registry = json.loads((zoo.models_dir() / zoo.REGISTRY_FILE).read_text())
+    registry["retired"] = [{"id": 77, "name": "s4-old"}]
+    (tmp_path / zoo.REGISTRY_FILE).write_text(json.dumps(registry))
+    monkeypatch.setenv("VQCODEC_MODEL_DIR", str(tmp_path))
+    with pytest.raises(ModelError, match=r"written by model s4-old \(id 77\).*no longer ships"):
+        vqcodec.decompress(data)
+    assert zoo.next_id(registry) == 78  # a retired id is never given again

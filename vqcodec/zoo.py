@@ -1,7 +1,9 @@
 """Registry of shipped models: a stable numeric id per model, its files and their sha256.
 
 The registry is `zoo.json` in the models folder, append-only: ids are written into every .vqz
-file, so an id is never reused and a model's weights are never replaced in place.
+file, so an id is never reused and a model's weights are never replaced in place. A model that
+is no longer shipped moves to the registry's "retired" list (id and name), so its files fail
+with a message naming it.
 Models are looked up in $VQCODEC_MODEL_DIR, then inside the installed package, then in the
 `models/` folder of a source checkout.
 """
@@ -71,8 +73,10 @@ def models_dir() -> Path:
 
 
 @cache
-def _registry(folder: Path) -> tuple[dict[str, ZooEntry], str]:
+def _registry(folder: Path) -> tuple[dict[str, ZooEntry], str, dict[int, str]]:
+    """(entries by name, the default's name, retired models' names by id)."""
     raw = json.loads((folder / REGISTRY_FILE).read_text())
+    retired = {int(m["id"]): m["name"] for m in raw.get("retired", [])}
     entries = {
         m["name"]: ZooEntry(
             int(m["id"]),
@@ -86,7 +90,7 @@ def _registry(folder: Path) -> tuple[dict[str, ZooEntry], str]:
         )
         for m in raw["models"]
     }
-    return entries, raw["default"]
+    return entries, raw["default"], retired
 
 
 def entries() -> dict[str, ZooEntry]:
@@ -120,10 +124,22 @@ def by_quality(quality: int) -> ZooEntry:
     raise ModelError(f"no model has quality {quality}; available: {levels}")
 
 
+def next_id(registry: dict) -> int:
+    """The id for a model added to a raw registry: never one a shipped or retired model had."""
+    used = [m["id"] for m in registry.get("models", []) + registry.get("retired", [])]
+    return 1 + max(used, default=0)
+
+
 def by_id(model_id: int) -> ZooEntry:
     for entry in entries().values():
         if entry.model_id == model_id:
             return entry
+    retired = _registry(models_dir())[2]
+    if model_id in retired:
+        raise ModelError(
+            f"the file was written by model {retired[model_id]} (id {model_id}), which this "
+            "version of vqcodec no longer ships; decode it with the version that wrote it"
+        )
     installed = ", ".join(f"{e.name} (id {e.model_id})" for e in entries().values())
     raise ModelError(
         f"the file needs model id {model_id}, which is not installed; installed: {installed}"

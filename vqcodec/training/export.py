@@ -38,7 +38,7 @@ def export_run(
             f"quality {quality} belongs to model {holder!r}; re-rank the ladder in zoo.json first"
         )
     sha = save_model(model, out)
-    model_id = 1 + max((m["id"] for m in registry["models"]), default=0)
+    model_id = zoo.next_id(registry)
     entry = {"id": model_id, "name": name, "sha256": sha}
     if quality is not None:
         entry["quality"] = quality
