@@ -6,7 +6,7 @@ images, never on Kodak.
 
 The held-out images are the training stages' validation split (`vqcodec.data.split_holdout`),
 cropped to Kodak's 768x512. For every model and top weight: mean bpp (real files) and PSNR.
-The chosen weight maximizes the estimated BD-rate gain, -(rate change %) - (PSNR change) / SLOPE,
+The chosen weight maximizes the estimated BD-rate gain, (PSNR change) / SLOPE - (rate change %),
 with SLOPE the ladder's own trade (about 0.025 dB per 1 % of rate between its rungs on Kodak,
 benchmarks/results/kodak/vqcodec.json). Bottom weights stay 0: they lower the rate continuously
 but cost about twice the ladder's PSNR per bit (measured here with --bottom), so rate control
@@ -66,7 +66,7 @@ def main() -> None:
         for r in rows:
             r["rate_pct"] = 100 * (r["bpp"] / base["bpp"] - 1)
             r["psnr_db"] = r["psnr"] - base["psnr"]
-            r["gain_pct"] = -r["rate_pct"] - r["psnr_db"] / SLOPE
+            r["gain_pct"] = r["psnr_db"] / SLOPE - r["rate_pct"]
         best = max((r for r in rows if r["bottom"] == 0), key=lambda r: r["gain_pct"])
         report["models"][name] = {"rows": rows, "chosen_top_weight": best["top"]}
         print(name, "top weight", best["top"], f"gain {best['gain_pct']:.2f} %", flush=True)
