@@ -6,11 +6,11 @@ images, never on Kodak.
 
 The held-out images are the training stages' validation split (`vqcodec.data.split_holdout`),
 cropped to Kodak's 768x512. For every model and top weight: mean bpp (real files) and PSNR.
-The chosen weight maximizes the estimated BD-rate gain, (PSNR change) / SLOPE - (rate change %),
-with SLOPE the ladder's own trade (about 0.025 dB per 1 % of rate between its rungs on Kodak,
-benchmarks/results/kodak/vqcodec.json). Bottom weights stay 0: they lower the rate continuously
-but cost about twice the ladder's PSNR per bit (measured here with --bottom), so rate control
-uses them and the defaults do not.
+The chosen weight maximizes the estimated BD-rate gain, (PSNR change) / SLOPE - (rate change %)
+(0 unless that reaches MIN_GAIN), with SLOPE the ladder's own trade (about 0.025 dB per 1 % of
+rate between its rungs on Kodak, benchmarks/results/kodak/vqcodec.json). Bottom weights stay 0:
+they lower the rate continuously but cost about twice the ladder's PSNR per bit (measured here
+with --bottom), so rate control uses them and the defaults do not.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from vqcodec.evaluate import psnr_rgb
 from vqcodec.zoo import ladder
 
 SLOPE = 0.025  # dB per 1 % of rate
+MIN_GAIN = 0.25  # %: a smaller estimated gain does not pay for the rate-aware encode's time
 
 
 def measure(codec, images: list[np.ndarray], weights: tuple[float, float]) -> dict[str, float]:
@@ -68,6 +69,8 @@ def main() -> None:
             r["psnr_db"] = r["psnr"] - base["psnr"]
             r["gain_pct"] = r["psnr_db"] / SLOPE - r["rate_pct"]
         best = max((r for r in rows if r["bottom"] == 0), key=lambda r: r["gain_pct"])
+        if best["gain_pct"] < MIN_GAIN:
+            best = base
         report["models"][name] = {"rows": rows, "chosen_top_weight": best["top"]}
         print(name, "top weight", best["top"], f"gain {best['gain_pct']:.2f} %", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vqcodec import zoo
+from vqcodec import parallel, zoo
 from vqcodec.config import ModelConfig
 from vqcodec.entropy import (
     EncodedMap,
@@ -42,6 +42,7 @@ from vqcodec.vqvae import HierarchicalVQVAE
 LEVELS = ("top", "bottom")  # the code maps, coarsest first; prior k is conditioned on map k - 1
 DEFAULT_TILE = 32  # coarsest-map codes per tile side (benchmarks/results/kodak/format2_rate.json)
 GROUP_POSITIONS = 1 << 16  # codes evaluated in lockstep at once (bounds the prior's memory)
+PARALLEL_POSITIONS = 1 << 14  # maps of fewer codes stay in one process (forking costs more)
 WINDOW_PX = 1024  # analysis and synthesis windows (interior), pixels: Kodak in one
 # context around each window, beyond each network's reach (measured with 64 px windows on a
 # 328x200 photo: 64 px of analysis context give the indices of one piece, 32 px of synthesis
@@ -212,10 +213,14 @@ class Codec:
 
     def _groups(self, grid: TileGrid, level: int) -> list[list[int]]:
         """Tiles in groups evaluated in lockstep, of at most GROUP_POSITIONS codes of map
-        `level` each (the prior's buffers and conditioning rows grow with them)."""
+        `level` each (the prior's buffers and conditioning rows grow with them), and at least
+        as many groups as worker processes where the map is large enough to pay for them."""
         n = len(grid)
         side = grid.tile << level
         per = max(1, GROUP_POSITIONS // (side * side)) if grid.tile else n
+        h, w = grid.coarse_shape
+        if (h * w) << (2 * level) >= PARALLEL_POSITIONS:
+            per = min(per, -(-n // parallel.worker_count(n)))
         return [list(range(a, min(a + per, n))) for a in range(0, n, per)]
 
     def encode_image(
@@ -261,21 +266,17 @@ class Codec:
         rects = grid.rects()
         coded: list[list[EncodedMap | None]] = [[None] * len(shapes) for _ in rects]
         maps: list[torch.Tensor] = []
-        for level, net in enumerate(self.int_priors):  # a whole map before the next
+        for level in range(len(shapes)):  # a whole map before the next
             current, rate_aware = source(level, maps)
-            for group in self._groups(grid, level):
+            groups = self._groups(grid, level)
+            jobs = []
+            for group in groups:
                 tiles, conds = self._tile_inputs([*maps, current], rects, group, level)
                 choose = None
                 if rate_aware is not None:
                     choose = rate_aware.choice([rects[t][level] for t in group])
-                # One torch thread: the integers are exact at any thread count, but threads do
-                # not pay. Measured with 2 cores: torch's threads over a lockstep step's ops
-                # decode 1.14x (Kodak) to 1.32x (4096 x 4096) faster on idle cores, and 10x
-                # slower (a 513 x 769 image: 57 s against 5 s) when the other core is busy,
-                # their OpenMP barriers waiting for it; Python threads over tile groups were
-                # slower still (the GIL between small ops).
-                with single_thread():
-                    encoded = encode_tiles(net, tiles, conds, choose=choose)
+                jobs.append((level, tiles, conds, choose))
+            for group, encoded in zip(groups, self._run(_encode_group, jobs), strict=True):
                 for t, enc in zip(group, encoded, strict=True):
                     coded[t][level] = enc
                     r0, r1, c0, c1 = rects[t][level]
@@ -321,15 +322,42 @@ class Codec:
                 f"the file has {len(streams)} tiles; its size and tiling need {len(rects)}"
             )
         maps = [torch.empty(h, w, dtype=torch.long) for h, w in shapes]
-
-        with single_thread():
-            for level, net in enumerate(self.int_priors):  # a whole map before the next
-                for group in self._groups(grid, level):
-                    words = [bytes_to_words(streams[t][level]) for t in group]
-                    shapes_ = [(r[1] - r[0], r[3] - r[2]) for r in (rects[t][level] for t in group)]
-                    _, conds = self._tile_inputs(maps, rects, group, level)
-                    decoded = decode_tiles(net, words, shapes_, conds)
-                    for t, m in zip(group, decoded, strict=True):
-                        r0, r1, c0, c1 = rects[t][level]
-                        maps[level][r0:r1, c0:c1] = m
+        for level in range(len(shapes)):  # a whole map before the next
+            groups = self._groups(grid, level)
+            jobs = []
+            for group in groups:
+                words = [bytes_to_words(streams[t][level]) for t in group]
+                sizes = [(r[1] - r[0], r[3] - r[2]) for r in (rects[t][level] for t in group)]
+                _, conds = self._tile_inputs(maps, rects, group, level)
+                jobs.append((level, words, sizes, conds))
+            for group, decoded in zip(groups, self._run(_decode_group, jobs), strict=True):
+                for t, m in zip(group, decoded, strict=True):
+                    r0, r1, c0, c1 = rects[t][level]
+                    maps[level][r0:r1, c0:c1] = m
         return maps
+
+    def _run(self, fn: Callable[..., list], jobs: list[tuple]) -> list[list]:
+        """fn(self, *job) for every tile group, on worker processes (`vqcodec.parallel`)."""
+        self.int_priors  # noqa: B018 -- loaded once, before any worker forks
+        return parallel.run(fn, jobs, self)
+
+
+# One torch thread per tile group: the integers are exact at any thread count, but threads do not
+# pay. Measured with 2 cores: torch's threads over a lockstep step's ops decode 1.14x (Kodak) to
+# 1.32x (4096 x 4096) faster on idle cores, and 10x slower (a 513 x 769 image: 57 s against 5 s)
+# when the other core is busy, their OpenMP barriers waiting for it; Python threads over tile
+# groups were slower still (the GIL between small ops). Groups run on processes instead.
+
+
+def _encode_group(
+    codec: Codec, level: int, tiles: list[torch.Tensor], conds, choose
+) -> list[EncodedMap]:
+    with single_thread():
+        return encode_tiles(codec.int_priors[level], tiles, conds, choose=choose)
+
+
+def _decode_group(
+    codec: Codec, level: int, words: list[np.ndarray], shapes: list[tuple[int, int]], conds
+) -> list[torch.Tensor]:
+    with single_thread():
+        return decode_tiles(codec.int_priors[level], words, shapes, conds)

@@ -1,0 +1,61 @@
+"""Independent tile groups on worker processes, one per core.
+
+Tiles are independent entropy-coding units and the integer prior is exact, so groups of tiles
+can be coded anywhere, in any order, with identical results. Threads do not pay here (measured:
+the GIL between a wavefront's many small ops; torch's own threads stall on a busy core), so the
+groups go to forked processes: each inherits the loaded model (copy-on-write, no reloading),
+runs its groups on one torch thread, and sends back only indices or streams. Without fork (not
+Linux or macOS), or with one core or one group, everything runs in this process.
+
+$VQCODEC_WORKERS sets the number of processes (1: never fork).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+R = TypeVar("R")
+
+_CONTEXT: dict[str, Any] = {}  # what the forked workers inherit
+_LOCK = threading.Lock()  # one pool at a time: _CONTEXT is process-wide
+
+
+def available_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def worker_count(jobs: int) -> int:
+    """Processes to use for `jobs` independent jobs."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    wanted = os.environ.get("VQCODEC_WORKERS", "").strip()
+    count = int(wanted) if wanted.isdigit() and int(wanted) > 0 else available_cores()
+    return max(1, min(count, jobs))
+
+
+def run(fn: Callable[..., R], jobs: Sequence[tuple], shared: Any) -> list[R]:
+    """[fn(shared, *job) for job in jobs], on forked worker processes where more than one core
+    and job exist. `shared` (the model) reaches the workers by fork, not by pickling; the jobs
+    and results are pickled."""
+    workers = worker_count(len(jobs))
+    if workers == 1:
+        return [fn(shared, *job) for job in jobs]
+    with _LOCK:
+        _CONTEXT["shared"] = shared
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                return list(pool.map(_call, [fn] * len(jobs), jobs))
+        finally:
+            _CONTEXT.clear()
+
+
+def _call(fn: Callable[..., R], job: tuple) -> R:
+    return fn(_CONTEXT["shared"], *job)
