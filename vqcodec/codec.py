@@ -11,7 +11,7 @@ bounded whatever the image size.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -277,10 +277,10 @@ class Codec:
                     choose = rate_aware.choice([rects[t][level] for t in group])
                 jobs.append((level, tiles, conds, choose))
             for group, encoded in zip(groups, self._run(_encode_group, jobs), strict=True):
-                for t, enc in zip(group, encoded, strict=True):
+                for t, (enc, symbols) in zip(group, encoded, strict=True):
                     coded[t][level] = enc
                     r0, r1, c0, c1 = rects[t][level]
-                    current[r0:r1, c0:c1] = enc.symbols
+                    current[r0:r1, c0:c1] = torch.from_numpy(symbols)
             maps.append(current)
         streams = [[words_to_bytes(c.words) for c in tile_maps] for tile_maps in coded]
         ideal = sum(c.ideal_bits for tile_maps in coded for c in tile_maps)
@@ -333,7 +333,7 @@ class Codec:
             for group, decoded in zip(groups, self._run(_decode_group, jobs), strict=True):
                 for t, m in zip(group, decoded, strict=True):
                     r0, r1, c0, c1 = rects[t][level]
-                    maps[level][r0:r1, c0:c1] = m
+                    maps[level][r0:r1, c0:c1] = torch.from_numpy(m)
         return maps
 
     def _run(self, fn: Callable[..., list], jobs: list[tuple]) -> list[list]:
@@ -351,13 +351,15 @@ class Codec:
 
 def _encode_group(
     codec: Codec, level: int, tiles: list[torch.Tensor], conds, choose
-) -> list[EncodedMap]:
+) -> list[tuple[EncodedMap, np.ndarray]]:
+    """The streams of a group's tiles, and the indices they code (numpy: `vqcodec.parallel`)."""
     with single_thread():
-        return encode_tiles(codec.int_priors[level], tiles, conds, choose=choose)
+        encoded = encode_tiles(codec.int_priors[level], tiles, conds, choose=choose)
+    return [(replace(e, symbols=None), e.symbols.numpy()) for e in encoded]  # vqcodec.parallel
 
 
 def _decode_group(
     codec: Codec, level: int, words: list[np.ndarray], shapes: list[tuple[int, int]], conds
-) -> list[torch.Tensor]:
+) -> list[np.ndarray]:
     with single_thread():
-        return decode_tiles(codec.int_priors[level], words, shapes, conds)
+        return [m.numpy() for m in decode_tiles(codec.int_priors[level], words, shapes, conds)]

@@ -43,7 +43,8 @@ def worker_count(jobs: int) -> int:
 def run(fn: Callable[..., R], jobs: Sequence[tuple], shared: Any) -> list[R]:
     """[fn(shared, *job) for job in jobs], on forked worker processes where more than one core
     and job exist. `shared` (the model) reaches the workers by fork, not by pickling; the jobs
-    and results are pickled."""
+    and results are pickled (results are best numpy arrays: torch pickles tensors through
+    shared memory, one file descriptor each)."""
     workers = worker_count(len(jobs))
     if workers == 1:
         return [fn(shared, *job) for job in jobs]
@@ -51,10 +52,19 @@ def run(fn: Callable[..., R], jobs: Sequence[tuple], shared: Any) -> list[R]:
         _CONTEXT["shared"] = shared
         try:
             context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            with ProcessPoolExecutor(workers, context, initializer=_one_thread) as pool:
                 return list(pool.map(_call, [fn] * len(jobs), jobs))
         finally:
             _CONTEXT.clear()
+
+
+def _one_thread() -> None:
+    """A forked child must not use the OpenMP thread pool it inherited (its threads did not
+    survive the fork: the first parallel op would wait for them forever), so it stays on one
+    torch thread for good, pickling of its results included."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _call(fn: Callable[..., R], job: tuple) -> R:
