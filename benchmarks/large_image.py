@@ -4,8 +4,11 @@ a fresh process, against a 768 x 512 crop of the same picture (Kodak's size).
     python benchmarks/large_image.py --out benchmarks/results/large_image.json
 
 The picture is examples/sample.png mirrored and tiled to the size (natural content, every
-tile decoded). Peak RSS is the process's ru_maxrss (model, torch and all); seconds are wall time
-of the library call in that process.
+tile decoded). Peak RSS is the process's ru_maxrss (model, torch and all); the worker processes
+the codec forks for tile groups (`vqcodec.parallel`) are reported beside it, as the largest
+worker's ru_maxrss: it counts the pages a worker shares with its parent again, so parent +
+workers x largest worker is an upper bound on the memory in use. Seconds are wall time of the
+library call in that process.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ else:
     vqcodec.decompress(src).save(dst)
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"seconds": seconds, "peak_rss_bytes": peak}))
+workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "peak_rss_bytes": peak, "worker_peak_rss_bytes": workers}))
 """
 
 
