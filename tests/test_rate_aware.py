@@ -33,6 +33,7 @@ def test_latents_quantize_to_the_analysed_indices():
     assert torch.equal(quant.quant_top.indices(z_top.permute(2, 0, 1)[None])[0], top)
     z_bottom = codec.latents(rgb, [top])
     assert torch.equal(quant.quant_bottom.indices(z_bottom.permute(2, 0, 1)[None])[0], bottom)
+    assert torch.equal(codec.latents(rgb, [top], nearest=True), bottom)
 
 
 @pytest.mark.parametrize("weights", [(0, 0.5), (2, 0), (1, 4)])

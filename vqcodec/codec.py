@@ -155,9 +155,13 @@ class Codec:
         return maps
 
     @torch.no_grad()
-    def latents(self, rgb: np.ndarray, coarser: list[torch.Tensor]) -> torch.Tensor:
+    def latents(
+        self, rgb: np.ndarray, coarser: list[torch.Tensor], nearest: bool = False
+    ) -> torch.Tensor:
         """The encoder's latents (H, W, D) of map `len(coarser)` before quantization, given the
-        indices chosen for the coarser maps; in the same windows as `analyse`."""
+        indices chosen for the coarser maps; in the same windows as `analyse`. With `nearest`,
+        their nearest codewords' indices (H, W) instead, window by window (a fraction of the
+        memory: the latents of a whole 4096 x 4096 bottom map take 268 MB)."""
         height, width = rgb.shape[:2]
         x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255.0
         align = self.cfg.vqvae.align
@@ -165,7 +169,11 @@ class Codec:
         ph, pw = x.shape[-2:]
         vqvae, level = self.model.vqvae, len(coarser)
         s = (2 * self.cfg.vqvae.stride, self.cfg.vqvae.stride)[level]
-        out = torch.empty(ph // s, pw // s, self.cfg.vqvae.embed_dim)
+        quantizer = (vqvae.quant_top, vqvae.quant_bottom)[level]
+        if nearest:
+            out = torch.empty(ph // s, pw // s, dtype=torch.long)
+        else:
+            out = torch.empty(ph // s, pw // s, self.cfg.vqvae.embed_dim)
         for y0, y1 in _windows(ph, WINDOW_PX):
             for x0, x1 in _windows(pw, WINDOW_PX):
                 a0, a1 = max(0, y0 - ANALYSIS_HALO_PX), min(ph, y1 + ANALYSIS_HALO_PX)
@@ -175,9 +183,9 @@ class Codec:
                     t = 2 * s  # pixels per top code
                     top = coarser[0][None, a0 // t : a1 // t, b0 // t : b1 // t]
                     z = vqvae.bottom_latents(h_bottom, vqvae.quant_top.lookup(top))
-                out[y0 // s : y1 // s, x0 // s : x1 // s] = z[
-                    0, :, (y0 - a0) // s : (y1 - a0) // s, (x0 - b0) // s : (x1 - b0) // s
-                ].permute(1, 2, 0)
+                z = z[..., (y0 - a0) // s : (y1 - a0) // s, (x0 - b0) // s : (x1 - b0) // s]
+                found = quantizer.indices(z)[0] if nearest else z[0].permute(1, 2, 0)
+                out[y0 // s : y1 // s, x0 // s : x1 // s] = found
         return out
 
     def codebooks(self) -> list[torch.Tensor]:
@@ -239,10 +247,9 @@ class Codec:
         def source(
             level: int, coarser: list[torch.Tensor]
         ) -> tuple[torch.Tensor, RateAware | None]:
-            z = self.latents(rgb, coarser)
             if not rate_weights[level]:  # the nearest codewords, as `analyse` finds them
-                quantizer = (self.model.vqvae.quant_top, self.model.vqvae.quant_bottom)[level]
-                return quantizer.indices(z.permute(2, 0, 1)[None])[0], None
+                return self.latents(rgb, coarser, nearest=True), None
+            z = self.latents(rgb, coarser)
             rate_aware = RateAware(z, self.codebooks()[level], rate_weights[level])
             return torch.zeros(shapes[level], dtype=torch.long), rate_aware
 
