@@ -6,9 +6,9 @@ a fresh process, against a 768 x 512 crop of the same picture (Kodak's size).
 The picture is examples/sample.png mirrored and tiled to the size (natural content, every
 tile decoded). Peak RSS is the process's ru_maxrss (model, torch and all); the worker processes
 the codec forks for tile groups (`vqcodec.parallel`) are reported beside it, as the largest
-worker's ru_maxrss: it counts the pages a worker shares with its parent again, so parent +
-workers x largest worker is an upper bound on the memory in use. Seconds are wall time of the
-library call in that process.
+worker's ru_maxrss (it counts the pages a worker shares with its parent again); the memory in
+use is the peak of the summed PSS of the process and its workers, sampled every 0.1 s. Seconds
+are wall time of the library call in that process.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -54,12 +55,43 @@ def picture(width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(np.tile(block, reps)[:height, :width])
 
 
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants (Linux /proc)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found += _tree(int(child))
+    return found
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size in bytes: shared pages divided among the processes sharing them."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def run(direction: str, src: Path, dst: Path, quality: int) -> dict:
+    """Run one direction in a fresh process, sampling the PSS of it and its workers every
+    0.1 s: the peak of their sum is the memory the coding really held."""
     cmd = [sys.executable, "-c", CHILD, direction, str(src), str(dst), str(quality)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    peak = 0
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        while proc.poll() is None:
+            peak = max(peak, sum(_pss(p) for p in _tree(proc.pid)))
+            time.sleep(0.1)
+        out, err = proc.communicate()
     if proc.returncode:
-        raise SystemExit(f"{direction} failed: {proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"{direction} failed: {err[-2000:]}")
+    return json.loads(out.strip().splitlines()[-1]) | {"peak_pss_all_processes_bytes": peak}
 
 
 def main() -> None:
