@@ -85,3 +85,11 @@ def test_other_formats_are_unaffected():
     buf = io.BytesIO()
     Image.new("RGB", (4, 4), (1, 2, 3)).save(buf, format="PNG")
     assert Image.open(buf).format == "PNG"
+
+
+def test_save_with_a_size_budget(tmp_path):
+    image = Image.fromarray(photo(64, 96, seed=3))
+    image.save(tmp_path / "small.vqz", max_bytes=300)
+    assert (tmp_path / "small.vqz").stat().st_size <= 300
+    image.save(tmp_path / "rate.vqz", bpp=0.3)
+    assert (tmp_path / "rate.vqz").stat().st_size <= 0.3 * 64 * 96 / 8
