@@ -7,7 +7,7 @@ The picture is examples/sample.png mirrored and tiled to the size (natural conte
 tile decoded). Peak RSS is the process's ru_maxrss (model, torch and all); the worker processes
 the codec forks for tile groups (`vqcodec.parallel`) are reported beside it, as the largest
 worker's ru_maxrss (it counts the pages a worker shares with its parent again); the memory in
-use is the peak of the summed PSS of the process and its workers, sampled every 0.1 s. Seconds
+use is the peak of the summed PSS of the process and its workers, sampled every 0.5 s. Seconds
 are wall time of the library call in that process.
 """
 
@@ -81,13 +81,13 @@ def _pss(pid: int) -> int:
 
 def run(direction: str, src: Path, dst: Path, quality: int) -> dict:
     """Run one direction in a fresh process, sampling the PSS of it and its workers every
-    0.1 s: the peak of their sum is the memory the coding really held."""
+    0.5 s: the peak of their sum is the memory the coding really held."""
     cmd = [sys.executable, "-c", CHILD, direction, str(src), str(dst), str(quality)]
     peak = 0
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         while proc.poll() is None:
             peak = max(peak, sum(_pss(p) for p in _tree(proc.pid)))
-            time.sleep(0.1)
+            time.sleep(0.5)  # smaps_rollup walks the page tables: sampling is not free
         out, err = proc.communicate()
     if proc.returncode:
         raise SystemExit(f"{direction} failed: {err[-2000:]}")
