@@ -1,6 +1,12 @@
 """Tile groups on worker processes: the same files and indices as in one process, and a
 worker's error reaches the caller as itself."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 import torch
 
@@ -71,3 +77,56 @@ def test_a_damaged_tile_fails_in_a_worker_with_one_message(monkeypatch):
     data[-40:] = bytes(40)  # the last tiles' streams
     with pytest.raises(CorruptStreamError):
         decode_indices(bytes(data))
+
+
+SLEEPER = """
+import os, sys, time
+from vqcodec import parallel
+
+def nap(shared, seconds):
+    time.sleep(seconds)
+    return seconds
+
+os.environ["VQCODEC_WORKERS"] = "2"
+print("ready", flush=True)
+try:
+    parallel.run(nap, [(30,), (30,)], None)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def _start_sleeper():
+    proc = subprocess.Popen([sys.executable, "-c", SLEEPER], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    assert proc.stdout.readline() == "ready\n"
+    deadline = time.monotonic() + 30
+    while len(_group(proc.pid)) < 3 and time.monotonic() < deadline:  # the two workers
+        time.sleep(0.1)
+    return proc
+
+
+def _group(pgid: int) -> list[str]:
+    return subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True).stdout.split()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups, prctl")
+def test_ctrl_c_stops_the_workers_at_once_and_quietly():
+    proc = _start_sleeper()
+    started = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+    out, err = proc.communicate(timeout=20)
+    assert time.monotonic() - started < 10 and out.endswith("interrupted\n") and err == ""
+    time.sleep(0.5)
+    assert _group(proc.pid) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups, prctl")
+def test_workers_die_with_a_killed_parent():
+    proc = _start_sleeper()
+    proc.kill()
+    proc.communicate(timeout=20)
+    deadline = time.monotonic() + 5
+    while _group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _group(proc.pid) == []

@@ -12,15 +12,18 @@ $VQCODEC_WORKERS sets the number of processes (1: never fork).
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
 R = TypeVar("R")
 
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 _CONTEXT: dict[str, Any] = {}  # what the forked workers inherit
 _LOCK = threading.Lock()  # one pool at a time: _CONTEXT is process-wide
 
@@ -51,20 +54,36 @@ def run(fn: Callable[..., R], jobs: Sequence[tuple], shared: Any) -> list[R]:
     with _LOCK:
         _CONTEXT["shared"] = shared
         try:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(workers, context, initializer=_one_thread) as pool:
-                return list(pool.map(_call, [fn] * len(jobs), jobs))
+            # a Pool, not a ProcessPoolExecutor: leaving its block on an error or Ctrl-C
+            # terminates the workers at once instead of waiting for their jobs
+            with multiprocessing.get_context("fork").Pool(workers, _start_worker) as pool:
+                return pool.starmap(_call, [(fn, job) for job in jobs], chunksize=1)
         finally:
             _CONTEXT.clear()
 
 
-def _one_thread() -> None:
+def _start_worker() -> None:
     """A forked child must not use the OpenMP thread pool it inherited (its threads did not
     survive the fork: the first parallel op would wait for them forever), so it stays on one
-    torch thread for good, pickling of its results included."""
+    torch thread for good, pickling of its results included. Ctrl-C reaches the whole process
+    group: the parent alone handles it (and terminates the workers), so it stays one line. A
+    parent killed outright takes its workers with it (Linux), before they find its pipes gone
+    and print about it."""
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     torch.set_num_threads(1)
+
+
+def _die_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def _call(fn: Callable[..., R], job: tuple) -> R:
