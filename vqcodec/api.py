@@ -134,11 +134,10 @@ def _compress_to_budget(
         return Trial(weights[-1], len(found.compressed.data), (codec, found))
 
     def psnr(result: tuple[Codec, Encoded]) -> float:
+        from vqcodec.evaluate import psnr_rgb  # evaluate imports this module
+
         codec, found = result
-        height, width = rgb.shape[:2]
-        decoded = codec.synthesize(found.maps, width, height).astype(np.float64)
-        mse = float(np.mean((decoded - rgb) ** 2))
-        return 10 * np.log10(255**2 / max(mse, 1e-10))
+        return psnr_rgb(rgb, codec.synthesize(found.maps, rgb.shape[1], rgb.shape[0]))
 
     return fit_budget(codecs, encode, psnr, budget)[1].compressed
 
@@ -178,9 +177,10 @@ def compress(
     """Compress `image` (a path, encoded image bytes, a binary file, a PIL image or a uint8
     array) to .vqz bytes with the model named `model` or the one at `quality` on the ladder
     (1 = fewest bits; neither: the default). A rate target instead (`bpp`, bits per pixel of
-    the whole file, or `max_bytes`) gets the largest file not above it, searched over the
-    ladder's models (or only `model`) and the rate-aware index choice; `RateError` if none is
-    small enough. `drop_alpha` discards real transparency."""
+    the whole file, or `max_bytes`) gets the highest-PSNR file not above it, searched over the
+    ladder's models (or only `model`) and the rate-aware index choice
+    (`vqcodec.rate_control`); `RateError` if none is small enough. `drop_alpha` discards real
+    transparency."""
     return compress_image(
         image, model=model, quality=quality, bpp=bpp, max_bytes=max_bytes, drop_alpha=drop_alpha
     ).data
