@@ -12,13 +12,14 @@ $VQCODEC_WORKERS sets the number of processes (1: never fork).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 R = TypeVar("R")
@@ -56,10 +57,25 @@ def run(fn: Callable[..., R], jobs: Sequence[tuple], shared: Any) -> list[R]:
         try:
             # a Pool, not a ProcessPoolExecutor: leaving its block on an error or Ctrl-C
             # terminates the workers at once instead of waiting for their jobs
-            with multiprocessing.get_context("fork").Pool(workers, _start_worker) as pool:
+            with _sigint_ignored():  # inherited from the fork: no window before the initializer
+                pool = multiprocessing.get_context("fork").Pool(workers, _start_worker)
+            with pool:
                 return pool.starmap(_call, [(fn, job) for job in jobs], chunksize=1)
         finally:
             _CONTEXT.clear()
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while workers fork (main thread only: elsewhere signals cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _start_worker() -> None:
