@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vqcodec.api import _compress, load_codec
+from vqcodec.api import _encode, load_codec
 from vqcodec.bitstream import COLOUR_RGB
 from vqcodec.codec import DEFAULT_TILE
 from vqcodec.data import list_images, split_holdout
@@ -40,9 +40,9 @@ MIN_GAIN = 0.25  # %: a smaller estimated gain does not pay for the rate-aware e
 def measure(codec, images: list[np.ndarray], weights: tuple[float, float]) -> dict[str, float]:
     bpp, psnr = [], []
     for rgb in images:
-        found = _compress(rgb, COLOUR_RGB, codec, DEFAULT_TILE, weights)
-        decoded = codec.synthesize(found.maps, rgb.shape[1], rgb.shape[0])
-        bpp.append(found.compressed.bpp)
+        found = _encode(rgb, COLOUR_RGB, codec, DEFAULT_TILE, weights)
+        decoded = found.base
+        bpp.append(found.refined(None)[0].bpp)
         psnr.append(psnr_rgb(rgb, decoded))
     return {"top": weights[0], "bottom": weights[1], "bpp": float(np.mean(bpp)),
             "psnr": float(np.mean(psnr))}  # fmt: skip

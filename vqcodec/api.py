@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 import torch
 from PIL import Image
 
-from vqcodec import bitstream, legacy_v1, zoo
-from vqcodec.codec import DEFAULT_TILE, Codec, index_bytes
+from vqcodec import bitstream, legacy_v1, refine, zoo
+from vqcodec.codec import DEFAULT_TILE, Codec, EncodedImage, index_bytes
 from vqcodec.errors import CorruptStreamError, InputTypeError, ModelError
 from vqcodec.image_io import ImageLike, to_image, to_rgb
-from vqcodec.rate_control import Trial, fit_budget
+from vqcodec.rate_control import Trial, fill_up, fit_budget
 from vqcodec.vqz_input import VqzSource, read_header, read_vqz
 
 
@@ -31,7 +31,7 @@ def _load(name: str) -> Codec:
 def load_codec(model: str | None = None, quality: int | None = None) -> Codec:
     """A loaded, sha256-verified model from the zoo, by name or quality level (neither: the
     default), cached per process."""
-    return _load(zoo.select(model, quality).name)
+    return _load(zoo.select(model, quality).model)
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class Compressed:
     payload_bytes: int  # bytes of the range-coded streams
     streams: int  # how many (each independent stream ends with its coder's flush, <= 64 bits)
     rate_weights: tuple[float, ...]  # the rate-aware choice's weight per map (coarsest first)
+    refine_step: float | None = None  # the refinement layer's quantizer step (None: no layer)
+    refine_bytes: int = 0  # bytes of the refinement streams (in payload_bytes too)
 
     @property
     def bpp(self) -> float:
@@ -83,42 +85,96 @@ def _check_target(bpp: object, max_bytes: object, quality: object) -> None:
         raise InputTypeError(f"max_bytes must be an int > 0, not {max_bytes!r}")
 
 
-@dataclass(frozen=True)
+def _check_refine_step(step: object, bpp: object, max_bytes: object) -> None:
+    if step is None:
+        return
+    if bpp is not None or max_bytes is not None:
+        raise InputTypeError("a rate target picks the refinement step: give it without one")
+    low, high = refine.MIN_STEP_Q / refine.STEP_UNITS, refine.MAX_STEP_Q / refine.STEP_UNITS
+    if (
+        not isinstance(step, int | float)
+        or isinstance(step, bool)
+        or not (step == 0 or low <= step <= high)
+    ):
+        raise InputTypeError(f"refine_step must be 0 (none) or a number in {low}..{high}")
+
+
+def channels_of(colour: int) -> int:
+    """Colour-transform channels the refinement codes: luma only for a grayscale image."""
+    return 1 if colour == bitstream.COLOUR_GRAY else 3
+
+
+@dataclass
 class Encoded:
-    compressed: Compressed
-    maps: list[torch.Tensor]  # the coded indices, coarsest first
+    """The code maps of one image under one model: the base layer, refined at any step."""
+
+    rgb: np.ndarray
+    colour: int
+    codec: Codec
+    tile: int
+    rate_weights: tuple[float, ...]
+    image: EncodedImage
+
+    @property
+    def maps(self) -> list[torch.Tensor]:
+        return self.image.maps
+
+    @cached_property
+    def base(self) -> np.ndarray:
+        """The decoder's image from the maps alone (H x W x 3 uint8)."""
+        return self.codec.synthesize(self.maps, self.rgb.shape[1], self.rgb.shape[0])
+
+    def refined(self, step: float | None) -> tuple[Compressed, np.ndarray | None]:
+        """The file with a refinement layer at `step` (None: none), and the refined image the
+        decoder will produce (None without refinement)."""
+        layer, out = None, None
+        if step is not None:
+            layer, out = refine.encode(self.rgb, self.base, step, channels_of(self.colour))
+        return self._file(layer), out
+
+    def _file(self, layer: refine.Refinement | None) -> Compressed:
+        height, width = self.rgb.shape[:2]
+        streams, extra = self.image.streams, layer.streams if layer else []
+        header = bitstream.Header(
+            model_id=self.codec.entry.model_id,
+            fingerprint=self.codec.entry.fingerprint,
+            colour=self.colour,
+            width=width,
+            height=height,
+            tile=self.tile,
+            lengths=tuple(tuple(len(s) for s in t) for t in streams),
+            refine_step=layer.step_q if layer else 0,
+            refine_lengths=tuple(len(s) for s in extra),
+        )
+        crc = bitstream.crc_of(header.pack_fields(), index_bytes(self.maps), extra)
+        data = bitstream.pack(header, streams, crc, extra)
+        refine_bytes = sum(len(s) for s in extra)
+        return Compressed(
+            data,
+            width,
+            height,
+            self.codec.entry.name,
+            self.image.ideal_bits,
+            sum(len(s) for t in streams for s in t) + refine_bytes,
+            sum(len(t) for t in streams) + len(extra),
+            self.rate_weights,
+            layer.step if layer else None,
+            refine_bytes,
+        )
 
 
-def _compress(
+def _encode(
     rgb: np.ndarray, colour: int, codec: Codec, tile: int, rate_weights: Sequence[float]
 ) -> Encoded:
-    """One encode with the given model and rate weights."""
-    height, width = rgb.shape[:2]
-    encoded = codec.encode_image(rgb, tile, rate_weights)
-    header = bitstream.Header(
-        model_id=codec.entry.model_id,
-        fingerprint=codec.entry.fingerprint,
-        colour=colour,
-        width=width,
-        height=height,
-        tile=tile,
-        lengths=tuple(tuple(len(s) for s in t) for t in encoded.streams),
-    )
-    crc = bitstream.crc_of(header.pack_fields(), index_bytes(encoded.maps))
-    data = bitstream.pack(header, encoded.streams, crc)
-    payload = sum(len(s) for t in encoded.streams for s in t)
-    streams = sum(len(t) for t in encoded.streams)
-    found = Compressed(
-        data,
-        width,
-        height,
-        codec.entry.name,
-        encoded.ideal_bits,
-        payload,
-        streams,
-        tuple(rate_weights),
-    )
-    return Encoded(found, encoded.maps)
+    """The base layer of one encode with the given model and rate weights."""
+    image = codec.encode_image(rgb, tile, rate_weights)
+    return Encoded(rgb, colour, codec, tile, tuple(rate_weights), image)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    compressed: Compressed
+    image: np.ndarray  # what the decoder will show
 
 
 def _compress_to_budget(
@@ -126,20 +182,36 @@ def _compress_to_budget(
 ) -> Compressed:
     """The best file of at most `budget` bytes (`vqcodec.rate_control.fit_budget`)."""
 
-    def encode(codec: Codec, bottom_weight: float | None) -> Trial[tuple[Codec, Encoded]]:
+    def encode(codec: Codec, bottom_weight: float | None) -> Trial[Encoded]:
         weights = codec.entry.rate_weights
         if bottom_weight is not None:
             weights = (*weights[:-1], bottom_weight)
-        found = _compress(rgb, colour, codec, tile, weights)
-        return Trial(weights[-1], len(found.compressed.data), (codec, found))
+        found = _encode(rgb, colour, codec, tile, weights)
+        return Trial(weights[-1], len(found.refined(None)[0].data), found)
 
-    def psnr(result: tuple[Codec, Encoded]) -> float:
+    def refined(found: Encoded, step: float | None) -> _Candidate:
+        compressed, image = found.refined(step)
+        return _Candidate(compressed, found.base if image is None else image)
+
+    def fill(codec: Codec, base: Trial[Encoded]) -> _Candidate:
+        found = base.result
+
+        def encode_step(step: float) -> Trial[_Candidate]:
+            candidate = refined(found, step)
+            return Trial(step, len(candidate.compressed.data), candidate)
+
+        filled = fill_up(encode_step, budget)
+        return filled.result if filled is not None else refined(found, None)
+
+    def psnr(candidate: _Candidate | Encoded) -> float:
         from vqcodec.evaluate import psnr_rgb  # evaluate imports this module
 
-        codec, found = result
-        return psnr_rgb(rgb, codec.synthesize(found.maps, rgb.shape[1], rgb.shape[0]))
+        if isinstance(candidate, Encoded):
+            candidate = refined(candidate, None)
+        return psnr_rgb(rgb, candidate.image)
 
-    return fit_budget(codecs, encode, psnr, budget)[1].compressed
+    best = fit_budget(codecs, encode, psnr, budget, fill)
+    return (refined(best, None) if isinstance(best, Encoded) else best).compressed
 
 
 def compress_image(
@@ -151,14 +223,19 @@ def compress_image(
     max_bytes: int | None = None,
     drop_alpha: bool = False,
     tile: int = DEFAULT_TILE,
+    refine_step: float | None = None,
 ) -> Compressed:
-    """Compress and report sizes (see `compress` for the plain bytes)."""
+    """Compress and report sizes (see `compress` for the plain bytes). `refine_step` sets the
+    refinement layer's quantizer step (`vqcodec.refine`; 0: none) over the chosen level's."""
     _check_options(model, quality, drop_alpha, tile)
     _check_target(bpp, max_bytes, quality)
+    _check_refine_step(refine_step, bpp, max_bytes)
     rgb, colour = to_rgb(image, drop_alpha)
     if bpp is None and max_bytes is None:
-        codec = load_codec(model, quality)
-        return _compress(rgb, colour, codec, tile, codec.entry.rate_weights).compressed
+        preset = zoo.select(model, quality)
+        codec = _load(preset.model)
+        step = preset.refine_step if refine_step is None else refine_step or None
+        return _encode(rgb, colour, codec, tile, codec.entry.rate_weights).refined(step)[0]
     height, width = rgb.shape[:2]
     budget = max_bytes if max_bytes is not None else int(bpp * width * height / 8)
     names = [model] if model is not None else zoo.ladder()
@@ -186,9 +263,9 @@ def compress(
     ).data
 
 
-def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, list[torch.Tensor]]:
-    """Parse and entropy-decode a .vqz file, CRC-checked; the maps (coarsest first) before
-    synthesis."""
+def _decode(data: bytes) -> tuple[bitstream.Parsed, Codec, list[torch.Tensor]]:
+    """Parse and entropy-decode a .vqz file, CRC-checked: the parsed file, its model and its
+    maps (coarsest first) before synthesis."""
     parsed = bitstream.unpack(bytes(data))
     header = parsed.header
     entry = zoo.by_id(header.model_id)
@@ -200,18 +277,32 @@ def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, list[torch.Ten
         )
     codec = load_codec(entry.name)
     if header.version == 1:
-        return header, codec, legacy_v1.decode_maps(codec, parsed)
+        return parsed, codec, legacy_v1.decode_maps(codec, parsed)
     maps = codec.decode_maps(parsed.streams, header.width, header.height, header.tile)
-    if bitstream.crc_of(parsed.header_fields, index_bytes(maps)) != parsed.crc:
+    crc = bitstream.crc_of(parsed.header_fields, index_bytes(maps), parsed.refinement)
+    if crc != parsed.crc:
         raise CorruptStreamError("corrupt .vqz payload (CRC mismatch)")
-    return header, codec, maps
+    return parsed, codec, maps
+
+
+def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, list[torch.Tensor]]:
+    """Parse and entropy-decode a .vqz file, CRC-checked; the maps (coarsest first) before
+    synthesis."""
+    parsed, codec, maps = _decode(data)
+    return parsed.header, codec, maps
 
 
 def decompress(source: VqzSource) -> Image.Image:
     """Decode a .vqz file (bytes, a path or a binary file object) to a PIL image of the
     original size and colour mode."""
-    header, codec, maps = decode_indices(read_vqz(source))
+    parsed, codec, maps = _decode(read_vqz(source))
+    header = parsed.header
     rgb = codec.synthesize(maps, header.width, header.height)
+    if header.refine_step:
+        if not refine.MIN_STEP_Q <= header.refine_step <= refine.MAX_STEP_Q:
+            raise CorruptStreamError(f"invalid refinement step {header.refine_step} in .vqz header")
+        layer = refine.Refinement(header.refine_step, parsed.refinement)
+        rgb = refine.decode(rgb, layer, channels_of(header.colour))
     return to_image(rgb, header.colour)
 
 
@@ -235,6 +326,8 @@ def info(source: VqzSource) -> dict[str, object]:
         "entropy_coder": bitstream.CODER_NAMES[h.coder],
         "tile": h.tile,
         "tiles": len(h.lengths),
+        "refine_step": h.refine_step / refine.STEP_UNITS if h.refine_step else None,
+        "refine_bytes": sum(h.refine_lengths),
         "header_bytes": header_bytes,
         "stream_bytes": [n for tile in h.lengths for n in tile],
         "total_bytes": total_bytes,

@@ -1,12 +1,12 @@
 """The .vqz container: pack and unpack, with typed errors. No torch, no model code.
 
-Format 2 (written by this version; all integers little-endian, "varint" is unsigned LEB128 of at
+Format 3 (written by this version; all integers little-endian, "varint" is unsigned LEB128 of at
 most 5 bytes):
 
 | size      | field        | meaning                                                           |
 |-----------|--------------|-------------------------------------------------------------------|
 | 3         | magic        | b"VQZ"                                                            |
-| 1         | version      | 2                                                                 |
+| 1         | version      | 3                                                                 |
 | 2         | model_id     | zoo id of the model that wrote the file (append-only registry)   |
 | 4         | fingerprint  | 4 bytes of the sha256 over that model's weights, config and       |
 |           |              | integer prior                                                     |
@@ -21,15 +21,21 @@ most 5 bytes):
 | varint    | maps         | code maps per tile (2: top, bottom), coarsest first               |
 | varint    | tiles        | number of tiles (raster order)                                    |
 | varint x  | lengths      | bytes of each stream: tile by tile, map by map                    |
+| varint    | refine_step  | refinement quantizer step in quarters (`vqcodec.refine`); 0: none |
+| varint    | stripes      | only if refine_step > 0: refinement streams (one per stripe)      |
+| varint x  | refine_len   | only if refine_step > 0: bytes of each refinement stream          |
 | 2         | header_check | low 16 bits of the CRC-32 of the header bytes before it           |
 | 4         | crc32        | CRC-32 of the header bytes before header_check + the decoded      |
-|           |              | indices (whole maps, coarsest first, raster, uint16 LE)           |
+|           |              | indices (whole maps, coarsest first, raster, uint16 LE) + the     |
+|           |              | refinement streams                                                |
 | ...       | streams      | range-coded streams in the order of `lengths` (trailing zero     |
-|           |              | bytes of each dropped)                                            |
+|           |              | bytes of each dropped), then the refinement streams               |
 
 The file ends exactly after the last stream: anything else is an error. header_check rejects a
-damaged header before any decoding work; the CRC-32 covers header and indices, so damage anywhere
-cannot turn into a silently different image.
+damaged header before any decoding work; the CRC-32 covers header, indices and refinement, so
+damage anywhere cannot turn into a silently different image.
+
+Format 2 (read only): format 3 without the refinement fields, its CRC without refinement.
 
 Format 1 (read only): magic, version 1, model_id, fingerprint (weights only), flags (colour;
 bits 2-4 backend 0 = torch fp32 CPU), varints width, height, len_top, len_bottom, header_check,
@@ -52,14 +58,15 @@ from dataclasses import dataclass
 from vqcodec.errors import CorruptStreamError, FormatError
 
 MAGIC = b"VQZ"
-VERSION = 2
-READABLE = (1, 2)
+VERSION = 3
+READABLE = (1, 2, 3)
 MAX_SIDE = 16384
 MAX_PIXELS = 1 << 24  # 16.7 Mpx (4096 x 4096); larger images are refused before allocation
 MIN_TILE = 4  # coarsest-map codes per tile side (or 0: one tile)
 MAX_MAPS = 8
 MAX_STREAMS = 1 << 17  # tiles x maps: 4096 x 4096 at stride 2 in the smallest tiles is 2^17
-MAX_HEADER_BYTES = 11 + 2 + 5 * 5 + 5 * MAX_STREAMS + 6  # fixed fields, varints at 5 bytes
+MAX_STRIPES = 64  # refinement stripes: 16384 rows in stripes of 512 take 32
+MAX_HEADER_BYTES = 11 + 2 + 5 * 7 + 5 * (MAX_STREAMS + MAX_STRIPES) + 6  # varints at 5 bytes
 
 COLOUR_RGB = 0
 COLOUR_GRAY = 1
@@ -88,6 +95,8 @@ class Header:
     arithmetic: int = ARITHMETIC_INT8_PRIOR
     coder: int = CODER_RANGE_2_23
     version: int = VERSION
+    refine_step: int = 0  # refinement quantizer step in quarters; 0: no refinement (format 3)
+    refine_lengths: tuple[int, ...] = ()  # bytes of each refinement stream
 
     @property
     def maps(self) -> int:
@@ -95,7 +104,7 @@ class Header:
 
     @property
     def payload_bytes(self) -> int:
-        return sum(n for tile in self.lengths for n in tile)
+        return sum(n for tile in self.lengths for n in tile) + sum(self.refine_lengths)
 
     def pack_fields(self) -> bytes:
         """The header bytes before the header check."""
@@ -108,6 +117,10 @@ class Header:
         fixed += _CODING.pack(self.arithmetic, self.coder)
         counts = (self.width, self.height, self.tile, self.maps, len(self.lengths))
         flat = [n for tile in self.lengths for n in tile]
+        if self.version >= 3:
+            flat.append(self.refine_step)
+            if self.refine_step:
+                flat += [len(self.refine_lengths), *self.refine_lengths]
         return fixed + b"".join(_varint(v) for v in (*counts, *flat))
 
 
@@ -166,20 +179,27 @@ def size_problem(width: int, height: int) -> str | None:
     return None
 
 
-def crc_of(header_fields: bytes, indices: bytes) -> int:
-    return zlib.crc32(indices, zlib.crc32(header_fields))
+def crc_of(header_fields: bytes, indices: bytes, refinement: list[bytes] | tuple = ()) -> int:
+    crc = zlib.crc32(indices, zlib.crc32(header_fields))
+    for stream in refinement:
+        crc = zlib.crc32(stream, crc)
+    return crc
 
 
 def header_check(header_fields: bytes) -> int:
     return zlib.crc32(header_fields) & 0xFFFF
 
 
-def pack(header: Header, streams: list[list[bytes]], crc: int) -> bytes:
-    """Header + streams (per tile, per map) -> the .vqz bytes."""
+def pack(
+    header: Header, streams: list[list[bytes]], crc: int, refinement: list[bytes] | tuple = ()
+) -> bytes:
+    """Header + streams (per tile, per map) + refinement streams -> the .vqz bytes."""
     if [[len(s) for s in tile] for tile in streams] != [list(t) for t in header.lengths]:
         raise ValueError("stream lengths disagree with the header")
+    if [len(s) for s in refinement] != list(header.refine_lengths):
+        raise ValueError("refinement lengths disagree with the header")
     fields = header.pack_fields()
-    payload = b"".join(s for tile in streams for s in tile)
+    payload = b"".join(s for tile in streams for s in tile) + b"".join(refinement)
     return fields + struct.pack("<HI", header_check(fields), crc) + payload
 
 
@@ -189,6 +209,7 @@ class Parsed:
     header_fields: bytes
     crc: int
     streams: list[list[bytes]]  # per tile, per map (coarsest first)
+    refinement: list[bytes]  # per stripe (format 3; empty without refinement)
 
 
 def _read_fields(r: _Reader) -> Header:
@@ -226,8 +247,15 @@ def _read_fields(r: _Reader) -> Header:
             raise FormatError(f"malformed .vqz header ({tiles} tiles of {maps} maps)")
         flat = [r.varint() for _ in range(tiles * maps)]
         lengths = tuple(tuple(flat[t * maps : (t + 1) * maps]) for t in range(tiles))
+        refine_step = r.varint() if version >= 3 else 0
+        refine_lengths: tuple[int, ...] = ()
+        if refine_step:
+            stripes = r.varint()
+            if not 1 <= stripes <= MAX_STRIPES:
+                raise FormatError(f"malformed .vqz header ({stripes} refinement stripes)")
+            refine_lengths = tuple(r.varint() for _ in range(stripes))
         header = Header(model_id, fingerprint, colour, width, height, tile, lengths,
-                        arithmetic, coder, version)  # fmt: skip
+                        arithmetic, coder, version, refine_step, refine_lengths)  # fmt: skip
     if colour not in (COLOUR_RGB, COLOUR_GRAY):
         raise FormatError(f"unknown colour mode {colour} in .vqz header")
     return header
@@ -269,4 +297,8 @@ def unpack(data: bytes) -> Parsed:
         for n in tile:
             streams[-1].append(data[pos : pos + n])
             pos += n
-    return Parsed(header, header_fields, crc, streams)
+    refinement = []
+    for n in header.refine_lengths:
+        refinement.append(data[pos : pos + n])
+        pos += n
+    return Parsed(header, header_fields, crc, streams, refinement)

@@ -1,13 +1,14 @@
-"""Continuous rate control: the best file within a size budget, by search over the models and
-the bottom map's rate weight (`vqcodec.rate_aware`).
+"""Continuous rate control: the best file within a size budget, by search over the models, the
+bottom map's rate weight (`vqcodec.rate_aware`) and the refinement layer's step
+(`vqcodec.refine`).
 
-Each model has one natural size per image (its default rate weights); raising the bottom rate
-weight lowers it continuously, at a price in quality. For a budget, the ladder is walked from
-the fewest bits up: the first model whose default file is too large is pushed under the budget
-by a search over that weight (the file closest under the budget). The result is that file, or
-the model below at its default if that decodes with the higher PSNR (pushing a model far below
-its natural rate costs more quality than the step down the ladder). A budget above the top
-model's default file gets that file.
+Each model has one natural size per image (its default rate weights). Raising the bottom rate
+weight lowers it continuously, at a price in quality; a refinement layer raises it
+continuously, up to any rate. For a budget, the ladder is walked from the fewest bits up:
+every model whose default file fits is filled up to the budget with a refinement layer (a
+search over its step), and the first model whose default file is too large is pushed under
+the budget by a search over the weight. The result is the candidate that decodes with the
+highest PSNR.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ MAX_TRIALS = 10  # encodes per model in the weight search (each is a full encode
 FIRST_WEIGHT = 0.25  # the first bottom rate weight tried above the default
 MAX_WEIGHT = 64.0  # beyond this every index is the prior's favourite: no lower rate exists
 WEIGHT_FLOOR = 0.01  # stands for a weight of 0 in log-weight interpolation
+FIRST_STEP = 64.0  # the first refinement step tried
+MIN_STEP, MAX_STEP = 1.0, 1023.0  # the refinement steps searched (vqcodec.refine's range)
 
 
 @dataclass(frozen=True)
@@ -80,28 +83,57 @@ def _interpolate(over: Trial, under: Trial, budget: int) -> float:
     return math.exp(x0 + (target - y0) * (x1 - x0) / (y1 - y0))
 
 
+def fill_up(encode: Callable[[float], Trial[T]], budget: int) -> Trial[T] | None:
+    """The largest result of size <= budget found by searching the step s in [MIN_STEP,
+    MAX_STEP] of a size(s) that falls as s grows; None if even MAX_STEP is over. Brackets by
+    factors of 4 from FIRST_STEP, then interpolates log size against log step (bisecting where
+    that leaves the bracket), in at most MAX_TRIALS encodes."""
+    over: Trial[T] | None = None  # the largest step over the budget
+    under: Trial[T] | None = None  # the smallest step within it: the largest fitting file
+    step = FIRST_STEP
+    for _ in range(MAX_TRIALS):
+        trial = encode(step)
+        if trial.size > budget:
+            over = trial if over is None or step > over.weight else over
+        elif under is None or step < under.weight:
+            under = trial
+        if under is None:
+            if step >= MAX_STEP:
+                return None
+            step = min(4 * step, MAX_STEP)
+        elif over is None:
+            if step <= MIN_STEP:
+                break
+            step = max(step / 4, MIN_STEP)
+        else:
+            if under.size >= budget * (1 - TOLERANCE) or under.weight / over.weight < 1.02:
+                break
+            step = _interpolate(over, under, budget)
+            if not over.weight < step < under.weight:
+                step = math.sqrt(over.weight * under.weight)
+    return under
+
+
 def fit_budget(
     rungs: Sequence[R],
     encode: Callable[[R, float | None], Trial[T]],
     quality: Callable[[T], float],
     budget: int,
+    fill: Callable[[R, Trial[T]], T] | None = None,
 ) -> T:
     """The best result within `budget` (see the module docstring). `rungs`: the models, fewest
     bits first; `encode(rung, w)`: a file with bottom rate weight w (None: the rung's default);
-    `quality(result)`: higher is better (PSNR)."""
-    fits: Trial[T] | None = None  # the last rung whose default file fits
+    `fill(rung, base)`: the best file within the budget on top of the rung's fitting default
+    file `base` (itself if nothing better fits); `quality(result)`: higher is better (PSNR)."""
+    candidates: list[T] = []
     for rung in rungs:
         base = encode(rung, None)
-        if base.size <= budget:
-            fits = base
-            continue
-        pushed = push_under(lambda w, rung=rung: encode(rung, w), budget, base)
-        if pushed is None and fits is None:
-            raise RateError(f"cannot compress into {budget} bytes: the smallest file is larger")
-        if pushed is None:
-            return fits.result
-        if fits is None or quality(pushed.result) >= quality(fits.result):
-            return pushed.result
-        return fits.result
-    assert fits is not None  # the loop returns unless every rung fits
-    return fits.result
+        if base.size > budget:
+            pushed = push_under(lambda w, rung=rung: encode(rung, w), budget, base)
+            if pushed is not None:
+                candidates.append(pushed.result)
+            break
+        candidates.append(fill(rung, base) if fill is not None else base.result)
+    if not candidates:
+        raise RateError(f"cannot compress into {budget} bytes: the smallest file is larger")
+    return max(candidates, key=quality)

@@ -72,9 +72,29 @@ def models_dir() -> Path:
     raise ModelError("no vqcodec models are installed (zoo.json not found); reinstall vqcodec")
 
 
+@dataclass(frozen=True)
+class Preset:
+    """A level of the quality ladder: a model, and the refinement layer's step on top of it
+    (`vqcodec.refine`; None: the model alone)."""
+
+    quality: int | None  # None: a model asked for by name
+    model: str
+    refine_step: float | None = None
+
+
+@dataclass(frozen=True)
+class _Registry:
+    entries: dict[str, ZooEntry]
+    default: str  # the default model's name
+    retired: dict[int, str]  # retired models' names by id
+    presets: tuple[Preset, ...]  # the quality ladder, lowest rate first
+    default_quality: int | None
+
+
 @cache
-def _registry(folder: Path) -> tuple[dict[str, ZooEntry], str, dict[int, str]]:
-    """(entries by name, the default's name, retired models' names by id)."""
+def _registry(folder: Path) -> _Registry:
+    """The registry: its "ladder" list of presets if it has one, else a ladder of the models
+    that have a "quality" (each alone)."""
     raw = json.loads((folder / REGISTRY_FILE).read_text())
     retired = {int(m["id"]): m["name"] for m in raw.get("retired", [])}
     entries = {
@@ -90,15 +110,36 @@ def _registry(folder: Path) -> tuple[dict[str, ZooEntry], str, dict[int, str]]:
         )
         for m in raw["models"]
     }
-    return entries, raw["default"], retired
+    if "ladder" in raw:
+        presets = [
+            Preset(int(p["quality"]), p["model"], p.get("refine_step")) for p in raw["ladder"]
+        ]
+    else:
+        presets = [Preset(e.quality, e.name) for e in entries.values() if e.quality is not None]
+    presets.sort(key=lambda p: p.quality)
+    return _Registry(entries, raw["default"], retired, tuple(presets), raw.get("default_quality"))
 
 
 def entries() -> dict[str, ZooEntry]:
-    return _registry(models_dir())[0]
+    return _registry(models_dir()).entries
 
 
 def default_name() -> str:
-    return _registry(models_dir())[1]
+    """The default model: the default quality level's, or the registry's "default"."""
+    return default_preset().model
+
+
+def presets() -> list[Preset]:
+    """The quality ladder, lowest level first."""
+    return list(_registry(models_dir()).presets)
+
+
+def default_preset() -> Preset:
+    """What an encode with neither model nor quality uses."""
+    registry = _registry(models_dir())
+    if registry.default_quality is not None:
+        return by_quality(registry.default_quality)
+    return Preset(None, registry.default)
 
 
 def get(name: str | None) -> ZooEntry:
@@ -111,17 +152,17 @@ def get(name: str | None) -> ZooEntry:
 
 
 def ladder() -> list[str]:
-    """Names of the models that have a quality level, lowest level first."""
-    ranked = [e for e in entries().values() if e.quality is not None]
-    return [e.name for e in sorted(ranked, key=lambda e: e.quality)] or [default_name()]
+    """Names of the models on the quality ladder, in the order they first appear."""
+    names = list(dict.fromkeys(p.model for p in presets()))
+    return names or [default_name()]
 
 
-def by_quality(quality: int) -> ZooEntry:
-    for entry in entries().values():
-        if entry.quality == quality:
-            return entry
-    levels = sorted(e.quality for e in entries().values() if e.quality is not None)
-    raise ModelError(f"no model has quality {quality}; available: {levels}")
+def by_quality(quality: int) -> Preset:
+    for preset in presets():
+        if preset.quality == quality:
+            return preset
+    levels = [p.quality for p in presets()]
+    raise ModelError(f"no quality level {quality}; available: {levels}")
 
 
 def next_id(registry: dict) -> int:
@@ -134,7 +175,7 @@ def by_id(model_id: int) -> ZooEntry:
     for entry in entries().values():
         if entry.model_id == model_id:
             return entry
-    retired = _registry(models_dir())[2]
+    retired = _registry(models_dir()).retired
     if model_id in retired:
         raise ModelError(
             f"the file was written by model {retired[model_id]} (id {model_id}), which this "
@@ -146,11 +187,16 @@ def by_id(model_id: int) -> ZooEntry:
     )
 
 
-def select(name: str | None = None, quality: int | None = None) -> ZooEntry:
-    """The model a user asked for by name or by quality level (neither: the default)."""
+def select(name: str | None = None, quality: int | None = None) -> Preset:
+    """What a user asked for: a model by name (alone), a quality level, or neither (the
+    default level)."""
     if name is not None and quality is not None:
         raise ModelError("give a model name or a quality level, not both")
-    return by_quality(quality) if quality is not None else get(name)
+    if quality is not None:
+        return by_quality(quality)
+    if name is not None:
+        return Preset(None, get(name).name)
+    return default_preset()
 
 
 def sha256_file(path: Path) -> str:

@@ -1,0 +1,362 @@
+"""The refinement layer: what the VQ-VAE's reconstruction missed, transform-coded on top of it.
+
+The code maps fix a base image x_hat; the residual x - x_hat is what is left. Measured on
+held-out training images (docs/DESIGN.md, "Refinement layer"), coding that residual costs far
+fewer bits per dB than the next VQ-VAE model up the ladder, so one small model plus a
+refinement reaches every rate from its own up to 1+ bpp, continuously (the quantizer step).
+
+Transform: an orthonormal colour transform (luma and two colour differences), then the
+orthonormal 8x8 DCT, coefficients in zigzag order. Both are float and need not be bit-exact:
+they only turn integers into pixels, as the synthesis network does.
+
+Coding: every coefficient is quantized to an integer q with one step for all bands (MSE is
+what PSNR counts; the orthonormal transforms keep it) and a dead zone chosen by the encoder
+alone. The integers are range-coded band by band, in zigzag order: a band's probabilities
+depend only on the bands before it, so the decoder knows every position's class before it
+decodes the band. A position's class is its channel, its band group and its activity (how
+large the earlier bands of its 3x3 block neighbourhood were, in log2 buckets). Each class has
+one distribution from a fixed two-parameter family (mass at zero, geometric decay of the
+magnitudes), built from integers only, so every machine codes with the same frequencies; the
+encoder picks the family member per class that costs the fewest bits, and sends it (10 bits)
+the first time the class is used. Magnitudes of ESCAPE and more code the excess with an
+Exp-Golomb code.
+
+Images are coded in stripes of STRIPE_BLOCKS block rows, each its own stream with its own
+class parameters: memory stays bounded and stripes decode independently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import constriction
+import numpy as np
+
+from vqcodec.errors import CorruptStreamError
+
+BLOCK = 8
+STRIPE_BLOCKS = 64  # block rows per stripe: 512 pixel rows
+STEP_UNITS = 4  # the header stores the step in quarters
+MIN_STEP_Q, MAX_STEP_Q = 4, 4095  # steps from 1.0 to 1023.75 (DCT units of 8-bit pixels)
+ESCAPE = 15  # magnitudes coded as symbols: 0..ESCAPE (ESCAPE: "this or more")
+SYMBOLS = 2 * ESCAPE + 1  # q + ESCAPE for q in [-ESCAPE, ESCAPE]
+BAND_GROUPS = np.array([1, 3, 6, 10, 15, 28, 64])  # upper ends of the zigzag band groups
+ACTIVITY_LEVELS = 8
+MAX_EXCESS_BITS = 13  # Exp-Golomb prefix values 0..12 suffice for any 8-bit residual
+FREQ_BITS = 20  # frequencies of a row sum to 2^20
+DEADZONE = 0.2  # the encoder's rounding offset toward zero (not in the format)
+
+# The colour transform: rows orthonormal, so the inverse is the transpose.
+COLOUR = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float64)
+COLOUR /= np.linalg.norm(COLOUR, axis=1, keepdims=True)
+_K, _N = np.meshgrid(np.arange(BLOCK), np.arange(BLOCK), indexing="ij")
+_DCT = np.sqrt(np.where(_K == 0, 1, 2) / BLOCK) * np.cos(np.pi * (2 * _N + 1) * _K / (2 * BLOCK))
+ZIGZAG = sorted(
+    ((i, j) for i in range(BLOCK) for j in range(BLOCK)),
+    key=lambda t: (t[0] + t[1], t[1] if (t[0] + t[1]) % 2 else t[0]),
+)
+_ZIGZAG_FLAT = np.array([i * BLOCK + j for i, j in ZIGZAG])
+BAND_GROUP = np.searchsorted(BAND_GROUPS, np.arange(BLOCK * BLOCK), side="right")
+GROUPS = len(BAND_GROUPS)
+
+
+@dataclass(frozen=True)
+class Refinement:
+    step_q: int  # quantizer step in 1/STEP_UNITS
+    streams: list[bytes]  # one per stripe
+
+    @property
+    def step(self) -> float:
+        return self.step_q / STEP_UNITS
+
+
+def stripes(height: int) -> list[tuple[int, int]]:
+    """Pixel rows (start, end) of every stripe of an image `height` rows high."""
+    rows = STRIPE_BLOCKS * BLOCK
+    return [(y, min(y + rows, height)) for y in range(0, height, rows)]
+
+
+def step_q(step: float) -> int:
+    """A quantizer step as the header stores it; ValueError outside the format's range."""
+    q = round(step * STEP_UNITS)
+    if not MIN_STEP_Q <= q <= MAX_STEP_Q:
+        low, high = MIN_STEP_Q / STEP_UNITS, MAX_STEP_Q / STEP_UNITS
+        raise ValueError(f"refinement step {step} is outside {low}..{high}")
+    return q
+
+
+# ---- transform ---------------------------------------------------------------------------------
+
+
+def _padded(x: np.ndarray) -> np.ndarray:
+    h, w = x.shape[:2]
+    return np.pad(x, ((0, -h % BLOCK), (0, -w % BLOCK), (0, 0)), mode="edge")
+
+
+def forward(residual: np.ndarray, channels: int) -> np.ndarray:
+    """(H, W, 3) residual -> (channels, H/8, W/8, 64) coefficients in zigzag order (padded by
+    edge replication to whole blocks)."""
+    y = _padded(residual.astype(np.float64)) @ COLOUR[:channels].T
+    h, w = y.shape[:2]
+    blocks = y.reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK, channels).transpose(4, 0, 2, 1, 3)
+    coef = np.einsum("ki,cxyij,lj->cxykl", _DCT, blocks, _DCT, optimize=True)
+    return coef.reshape(*coef.shape[:3], BLOCK * BLOCK)[..., _ZIGZAG_FLAT]
+
+
+def inverse(coef: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Inverse of `forward`: (H, W, 3) float residual, cropped."""
+    channels, bh, bw, _ = coef.shape
+    natural = np.empty_like(coef, dtype=np.float64)
+    natural[..., _ZIGZAG_FLAT] = coef
+    natural = natural.reshape(channels, bh, bw, BLOCK, BLOCK)
+    blocks = np.einsum("ki,cxykl,lj->cxyij", _DCT, natural, _DCT, optimize=True)
+    y = blocks.transpose(1, 3, 2, 4, 0).reshape(bh * BLOCK, bw * BLOCK, channels)
+    return (y @ COLOUR[:channels])[:height, :width]
+
+
+def quantize(coef: np.ndarray, step: float, deadzone: float = DEADZONE) -> np.ndarray:
+    """Dead-zone quantization: magnitudes round down unless over (k + 0.5 + deadzone) steps."""
+    mags = np.floor(np.abs(coef) / step + (0.5 - deadzone))
+    return (np.sign(coef) * np.maximum(mags, 0)).astype(np.int32)
+
+
+def refined(base: np.ndarray, q: np.ndarray, step: float) -> np.ndarray:
+    """The base image plus the dequantized residual, as uint8."""
+    height, width = base.shape[:2]
+    residual = inverse(q * step, height, width)
+    if residual.shape[2] == 1:  # grayscale: luma only, equal in R, G and B
+        residual = np.repeat(residual, 3, axis=2)
+    return np.clip(np.round(base + residual), 0, 255).astype(np.uint8)
+
+
+# ---- the probability family (integers only) ----------------------------------------------------
+
+_Q30 = 1 << 30
+_QUARTER_POW = 902905651  # round(2^(-1/4) * 2^30)
+_THIRD_POW = 852229450  # round(2^(-1/3) * 2^30)
+ZERO_LEVELS = 64  # P(0) = 1 - 2^(-(j + 1) / 4): 0.16 .. 1 - 2^-16
+DECAY_LEVELS = 16  # r = 1 - 2^(-(i + 1) / 3): 0.21 .. 0.975
+FAMILIES = ZERO_LEVELS * DECAY_LEVELS
+
+
+def _powers(base: int, n: int) -> list[int]:
+    """base^1 .. base^n in Q30, rounded at each product (deterministic integer arithmetic)."""
+    out, value = [], _Q30
+    for _ in range(n):
+        value = (value * base + _Q30 // 2) >> 30
+        out.append(value)
+    return out
+
+
+def _member(zero: int, decay: int) -> list[int]:
+    """Integer frequencies (sum 2^FREQ_BITS, each >= 1) of symbols q + ESCAPE, q in
+    [-ESCAPE, ESCAPE]: mass `zero` at 0 (Q30), magnitudes m >= 1 geometric with ratio `decay`
+    (Q30), the tail from ESCAPE on in the ESCAPE symbols, each sign half."""
+    rest, run, mags = _Q30 - zero, _Q30, []
+    for _ in range(1, ESCAPE):
+        mags.append((rest * ((run * (_Q30 - decay)) >> 30)) >> 30)
+        run = (run * decay) >> 30
+    mags.append((rest * run) >> 30)
+    half = [max(1, m >> (31 - FREQ_BITS)) for m in mags]
+    row = [*half[::-1], max(1, zero >> (30 - FREQ_BITS)), *half]
+    top = row.index(max(row))
+    row[top] += (1 << FREQ_BITS) - sum(row)
+    return row
+
+
+@cache
+def family() -> np.ndarray:
+    """(FAMILIES, SYMBOLS) int64 frequency rows; member j * DECAY_LEVELS + i."""
+    zeros = [_Q30 - p for p in _powers(_QUARTER_POW, ZERO_LEVELS)]
+    decays = [_Q30 - p for p in _powers(_THIRD_POW, DECAY_LEVELS)]
+    return np.array([_member(z, r) for z in zeros for r in decays], np.int64)
+
+
+@cache
+def _models() -> list[constriction.stream.model.Categorical]:
+    probs = family().astype(np.float64) * 2.0**-FREQ_BITS  # exact in float32 too
+    return [
+        constriction.stream.model.Categorical(p.astype(np.float32), perfect=False) for p in probs
+    ]
+
+
+@cache
+def _costs() -> np.ndarray:
+    """(FAMILIES, SYMBOLS) bits of each symbol under each member (the encoder's choice only)."""
+    return FREQ_BITS - np.log2(family().astype(np.float64))
+
+
+_PARAM = constriction.stream.model.Uniform(FAMILIES)
+_EXCESS_P = [2.0 ** -(k + 1) for k in range(MAX_EXCESS_BITS - 1)] + [2.0 ** -(MAX_EXCESS_BITS - 1)]
+_EXCESS_BITS = constriction.stream.model.Categorical(np.array(_EXCESS_P, np.float32), perfect=False)
+
+
+# ---- contexts ----------------------------------------------------------------------------------
+
+
+def _activity(earlier: np.ndarray) -> np.ndarray:
+    """Log2 bucket of the earlier bands' magnitudes summed over each 3x3 block neighbourhood."""
+    padded = np.pad(earlier, ((0, 0), (1, 1), (1, 1)))
+    h, w = earlier.shape[1:]
+    total = sum(padded[:, dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3))
+    buckets = np.zeros(total.shape, np.int64)
+    for level in range(1, ACTIVITY_LEVELS):  # bit length of the total, capped
+        buckets += total >= (1 << (level - 1))
+    return buckets
+
+
+def _band_classes(earlier: np.ndarray, band: int) -> np.ndarray:
+    """Class of every position of `band` (channel, band group, activity), flat raster order."""
+    channels = earlier.shape[0]
+    chan = np.arange(channels)[:, None, None]
+    group = int(BAND_GROUP[band])
+    return (((chan * GROUPS + group) * ACTIVITY_LEVELS) + _activity(earlier)).reshape(-1)
+
+
+def classes_count(channels: int) -> int:
+    return channels * GROUPS * ACTIVITY_LEVELS
+
+
+# ---- coding ------------------------------------------------------------------------------------
+
+
+def _symbols_and_classes(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(bands, positions) symbols and classes of a stripe's quantized coefficients."""
+    mags = np.minimum(np.abs(q), ESCAPE)
+    earlier = np.zeros(q.shape[:3], np.int64)
+    symbols, classes = [], []
+    for band in range(BLOCK * BLOCK):
+        classes.append(_band_classes(earlier, band))
+        symbols.append((np.clip(q[..., band], -ESCAPE, ESCAPE) + ESCAPE).reshape(-1))
+        earlier += mags[..., band]
+    return np.stack(symbols), np.stack(classes)
+
+
+def choose_members(symbols: np.ndarray, classes: np.ndarray, channels: int) -> np.ndarray:
+    """The cheapest family member of every class for these symbols (encoder only)."""
+    n = classes_count(channels)
+    hist = np.zeros((n, SYMBOLS), np.int64)
+    np.add.at(hist, (classes.reshape(-1), symbols.reshape(-1)), 1)
+    return np.argmin(hist @ _costs().T, axis=1)
+
+
+def encode_stripe(q: np.ndarray) -> bytes:
+    """Range-code a stripe's (channels, bh, bw, 64) quantized coefficients."""
+    channels = q.shape[0]
+    symbols, classes = _symbols_and_classes(q)
+    members = choose_members(symbols, classes, channels)
+    models = _models()
+    encoder = constriction.stream.queue.RangeEncoder()
+    sent = np.zeros(len(members), bool)
+    for band in range(BLOCK * BLOCK):
+        for cls, positions in _by_class(classes[band]):
+            if not sent[cls]:
+                encoder.encode(np.array([members[cls]], np.int32), _PARAM)
+                sent[cls] = True
+            encoder.encode(symbols[band, positions].astype(np.int32), models[members[cls]])
+        excess = np.abs(q[..., band].reshape(-1)) - ESCAPE
+        _encode_excess(encoder, excess[excess >= 0])
+    return encoder.get_compressed().astype("<u4").tobytes().rstrip(b"\0")
+
+
+def _by_class(classes: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(class, positions in raster order) for every class present, in class order."""
+    order = np.argsort(classes, kind="stable")
+    present, starts = np.unique(classes[order], return_index=True)
+    ends = [*starts[1:], len(order)]
+    return [(int(c), order[a:b]) for c, a, b in zip(present, starts, ends, strict=True)]
+
+
+def _encode_excess(encoder, excess: np.ndarray) -> None:
+    """Exp-Golomb: the bit length k of excess + 1 (categorical), then its k low bits."""
+    if not len(excess):
+        return
+    value = excess.astype(np.int64) + 1
+    k = np.floor(np.log2(value)).astype(np.int64)
+    k += (1 << (k + 1)) <= value  # exact bit lengths whatever the float log did
+    k -= (1 << k) > value
+    encoder.encode(k.astype(np.int32), _EXCESS_BITS)
+    for bits in range(1, MAX_EXCESS_BITS):
+        chosen = k == bits
+        if chosen.any():
+            rest = value[chosen] - (1 << bits)
+            encoder.encode(rest.astype(np.int32), constriction.stream.model.Uniform(1 << bits))
+
+
+def decode_stripe(data: bytes, channels: int, bh: int, bw: int) -> np.ndarray:
+    """Inverse of `encode_stripe`: the (channels, bh, bw, 64) int32 coefficients."""
+    words = np.frombuffer(data + b"\0" * (-len(data) % 4), "<u4").astype(np.uint32)
+    decoder = constriction.stream.queue.RangeDecoder(words)
+    models = _models()
+    members = np.full(classes_count(channels), -1, np.int64)
+    q = np.zeros((channels, bh, bw, BLOCK * BLOCK), np.int32)
+    earlier = np.zeros((channels, bh, bw), np.int64)
+    try:
+        for band in range(BLOCK * BLOCK):
+            values = np.empty(channels * bh * bw, np.int64)
+            for cls, positions in _by_class(_band_classes(earlier, band)):
+                if members[cls] < 0:
+                    members[cls] = int(decoder.decode(_PARAM, 1)[0])
+                values[positions] = decoder.decode(models[members[cls]], len(positions))
+            values -= ESCAPE
+            escaped = np.flatnonzero(np.abs(values) == ESCAPE)
+            if len(escaped):
+                excess = _decode_excess(decoder, len(escaped))
+                values[escaped] += np.sign(values[escaped]) * excess
+            band_q = values.reshape(channels, bh, bw)
+            q[..., band] = band_q
+            earlier += np.minimum(np.abs(band_q), ESCAPE)
+    except CorruptStreamError:
+        raise
+    except BaseException as exc:  # constriction may panic (BaseException) on bad data
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise CorruptStreamError(f"refinement decoder failed: {exc}") from None
+    return q
+
+
+def _decode_excess(decoder, n: int) -> np.ndarray:
+    k = decoder.decode(_EXCESS_BITS, n).astype(np.int64)
+    value = np.ones(n, np.int64) << k
+    for bits in range(1, MAX_EXCESS_BITS):
+        chosen = np.flatnonzero(k == bits)
+        if len(chosen):
+            rest = decoder.decode(constriction.stream.model.Uniform(1 << bits), len(chosen))
+            value[chosen] += rest
+    return value - 1
+
+
+# ---- whole images ------------------------------------------------------------------------------
+
+
+def encode(
+    rgb: np.ndarray, base: np.ndarray, step: float, channels: int, deadzone: float = DEADZONE
+) -> tuple[Refinement, np.ndarray]:
+    """The refinement of `base` toward `rgb` (both H x W x 3 uint8) at quantizer `step`, coding
+    `channels` of the colour transform (3, or 1 for grayscale); and the refined image the
+    decoder will produce from this base."""
+    sq = step_q(step)
+    streams, out = [], np.empty_like(base)
+    for y0, y1 in stripes(rgb.shape[0]):
+        residual = rgb[y0:y1].astype(np.float64) - base[y0:y1]
+        q = quantize(forward(residual, channels), sq / STEP_UNITS, deadzone)
+        streams.append(encode_stripe(q))
+        out[y0:y1] = refined(base[y0:y1], q, sq / STEP_UNITS)
+    return Refinement(sq, streams), out
+
+
+def decode(base: np.ndarray, refinement: Refinement, channels: int) -> np.ndarray:
+    """Inverse of `encode`: the refined H x W x 3 uint8 image."""
+    parts = stripes(base.shape[0])
+    if len(refinement.streams) != len(parts):
+        raise CorruptStreamError(
+            f"the file has {len(refinement.streams)} refinement stripes; its size needs "
+            f"{len(parts)}"
+        )
+    out = np.empty_like(base)
+    bw = -(-base.shape[1] // BLOCK)
+    for (y0, y1), data in zip(parts, refinement.streams, strict=True):
+        q = decode_stripe(data, channels, -(-(y1 - y0) // BLOCK), bw)
+        out[y0:y1] = refined(base[y0:y1], q, refinement.step)
+    return out
