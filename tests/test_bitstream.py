@@ -9,9 +9,18 @@ from vqcodec.errors import CorruptStreamError, FormatError
 
 HEADER = Header(model_id=3, fingerprint=0xDEADBEEF, colour=bitstream.COLOUR_GRAY, width=768,
                 height=512, tile=32, lengths=((5, 7), (1, 0), (300, 2)))  # fmt: skip
+V2 = Header(model_id=3, fingerprint=0xDEADBEEF, colour=bitstream.COLOUR_RGB, width=768,
+            height=512, tile=32, lengths=((5, 7), (1, 0)), version=2)  # fmt: skip
+REFINED = Header(model_id=2, fingerprint=0xCAFE, colour=bitstream.COLOUR_RGB, width=768,
+                 height=1100, tile=32, lengths=((5, 7),), refine_step=160,
+                 refine_lengths=(40, 0, 3))  # fmt: skip
 V1 = Header(model_id=1, fingerprint=0x12345678, colour=bitstream.COLOUR_RGB, width=96,
             height=64, tile=0, lengths=((5, 7),), arithmetic=bitstream.ARITHMETIC_FLOAT,
             version=1)  # fmt: skip
+
+
+ALL = [HEADER, REFINED, V2, V1]
+IDS = ["v3", "v3-refined", "v2", "v1"]
 
 
 def streams_of(header: Header) -> list[list[bytes]]:
@@ -19,20 +28,44 @@ def streams_of(header: Header) -> list[list[bytes]]:
             for t, tile in enumerate(header.lengths)]  # fmt: skip
 
 
+def refinement_of(header: Header) -> list[bytes]:
+    return [bytes([97 + s]) * n for s, n in enumerate(header.refine_lengths)]
+
+
 def packed(header: Header = HEADER) -> bytes:
-    return bitstream.pack(header, streams_of(header), crc=1234)
+    return bitstream.pack(header, streams_of(header), 1234, refinement_of(header))
 
 
-@pytest.mark.parametrize("header", [HEADER, V1], ids=["v2", "v1"])
+@pytest.mark.parametrize("header", ALL, ids=IDS)
 def test_roundtrip(header):
     parsed = bitstream.unpack(packed(header))
     assert parsed.header == header
     assert (parsed.streams, parsed.crc) == (streams_of(header), 1234)
+    assert parsed.refinement == refinement_of(header)
+
+
+def test_refinement_lengths_must_match_the_streams():
+    with pytest.raises(ValueError, match="refinement"):
+        bitstream.pack(REFINED, streams_of(REFINED), 1234, [b"x"])
+
+
+def test_refinement_stripe_count_is_bounded():
+    data = packed(REFINED)
+    end = bitstream.unpack_header(data)[1] - 6
+    stripes_at = end - 1 - 3  # varints: stripes (3), lengths 40, 0, 3
+    assert data[stripes_at] == 3
+    with pytest.raises(FormatError, match="refinement stripes"):
+        bitstream.unpack(_refield(data, stripes_at, 0))
+
+
+def test_crc_covers_the_refinement():
+    assert bitstream.crc_of(b"h", b"i", [b"r"]) != bitstream.crc_of(b"h", b"i", [b"s"])
+    assert bitstream.crc_of(b"h", b"i") == bitstream.crc_of(b"h", b"i", [])
 
 
 def test_header_is_compact_and_names_its_arithmetic():
     data = packed()
-    assert data[3] == 2  # version
+    assert data[3] == 3  # version
     assert data[11:13] == bytes([bitstream.ARITHMETIC_INT8_PRIOR, bitstream.CODER_RANGE_2_23])
     payload = sum(sum(t) for t in HEADER.lengths)
     assert len(data) - payload <= 40  # six streams of a Kodak-sized image
@@ -44,7 +77,7 @@ def test_varint_roundtrip(value):
     assert bitstream._read_varint(encoded, 0) == (value, len(encoded))
 
 
-@pytest.mark.parametrize("header", [HEADER, V1], ids=["v2", "v1"])
+@pytest.mark.parametrize("header", ALL, ids=IDS)
 def test_every_truncation_is_a_format_error(header):
     data = packed(header)
     for n in range(len(data)):
@@ -133,15 +166,17 @@ def five_byte_varint(v: int) -> bytes:
 
 
 def test_the_longest_header_is_within_max_header_bytes():
-    """Every varint spelled with 5 bytes and the most streams the parser accepts."""
-    maps, tiles = 2, bitstream.MAX_STREAMS // 2
-    fields = bitstream._FIXED.pack(b"VQZ", 2, 1, 2, 0) + bytes([1, 1])
+    """Every varint spelled with 5 bytes and the most streams and stripes the parser accepts."""
+    maps, tiles, stripes = 2, bitstream.MAX_STREAMS // 2, bitstream.MAX_STRIPES
+    fields = bitstream._FIXED.pack(b"VQZ", 3, 1, 2, 0) + bytes([1, 1])
     fields += b"".join(five_byte_varint(v) for v in (4, 4, 4, maps, tiles))
     fields += five_byte_varint(0) * (maps * tiles)
+    fields += five_byte_varint(8) + five_byte_varint(stripes) + five_byte_varint(0) * stripes
     longest = fields + struct.pack("<HI", bitstream.header_check(fields), 0)
     assert len(longest) == bitstream.MAX_HEADER_BYTES
     header, size = bitstream.unpack_header(longest)
     assert size == bitstream.MAX_HEADER_BYTES and len(header.lengths) == tiles
+    assert len(header.refine_lengths) == stripes
 
 
 def test_unpack_header_refuses_what_unpack_refuses():

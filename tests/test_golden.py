@@ -6,6 +6,11 @@ of examples/sample.png in tiles of 4 coarse codes (6 tiles: the tiling is pinned
 Their indices are pinned by sha256 and must decode on every machine; their pixels come from
 float synthesis, so they are pinned to +-1 level (`golden_v2_*.png`).
 
+Format 3: `tests/data/golden_v3_refined.vqz`, the same crop with model s4-t64-b32 and a
+refinement layer at step 24, by `python -m tests.test_golden --write-v3`. Its indices and its
+refinement's integer coefficients are pinned by sha256; its pixels (float synthesis plus a float
+inverse DCT) to +-2 levels.
+
 Format 1: `tests/data/golden_v1.vqz` (model id 1, from the same crop) was written on an AMD EPYC;
 its float prior is machine-bound, so it decodes to its pinned pixels only where the float
 arithmetic matches the writer's, and elsewhere fails with the one-line portability error (this
@@ -24,7 +29,7 @@ import pytest
 from PIL import Image
 
 import vqcodec
-from vqcodec import legacy_v1, zoo
+from vqcodec import bitstream, legacy_v1, refine, zoo
 from vqcodec.api import decode_indices, load_codec
 from vqcodec.codec import index_bytes
 from vqcodec.errors import CorruptStreamError
@@ -40,6 +45,11 @@ V2_INDICES_SHA256 = {
     "s8-t512-b1024": "fe99b34f7ef21c8b473771a17eaabf8e1ac243b31c873f1d5fd90e1f596c9a5f",
     "s4-t1024-b4096": "4709f68055b4b6358e4ee0911d3362cf1d498498de050b9379c3ad8d31629d04",
 }
+
+
+GOLDEN_V3 = DATA / "golden_v3_refined.vqz"
+V3_MODEL, V3_STEP = "s4-t64-b32", 24.0
+V3_SHA256 = {"indices": "V3_INDICES", "coefficients": "V3_COEFFICIENTS"}
 
 
 def golden_crop() -> np.ndarray:
@@ -93,6 +103,42 @@ def test_format_1_reader_decodes_a_file_written_on_this_machine():
     assert np.asarray(vqcodec.decompress(data)).shape == crop.shape
 
 
+def v3_coefficients(data: bytes) -> np.ndarray:
+    parsed = bitstream.unpack(data)
+    (stream,) = parsed.refinement
+    blocks = [-(-n // refine.BLOCK) for n in (parsed.header.height, parsed.header.width)]
+    return refine.decode_stripe(stream, 3, *blocks)
+
+
+def test_golden_v3_decodes_to_its_indices_coefficients_and_pixels():
+    data = GOLDEN_V3.read_bytes()
+    header, codec, maps = decode_indices(data)
+    assert (header.version, header.refine_step, codec.entry.name) == (3, 96, V3_MODEL)
+    assert hashlib.sha256(index_bytes(maps)).hexdigest() == V3_SHA256["indices"]
+    coefficients = v3_coefficients(data).astype("<i4").tobytes()
+    assert hashlib.sha256(coefficients).hexdigest() == V3_SHA256["coefficients"]
+    pixels = np.asarray(vqcodec.decompress(data)).astype(int)
+    expected = np.asarray(Image.open(GOLDEN_V3.with_suffix(".png"))).astype(int)
+    assert pixels.shape == expected.shape and np.abs(pixels - expected).max() <= 2
+
+
+def test_golden_v3_refinement_is_what_the_coder_writes_today():
+    data = GOLDEN_V3.read_bytes()
+    (stream,) = bitstream.unpack(data).refinement
+    assert refine.encode_stripe(v3_coefficients(data)) == stream
+
+
+def write_golden_v3() -> None:
+    """Write the format 3 golden file (once, when format 3 was introduced)."""
+    data = vqcodec.compress_image(golden_crop(), model=V3_MODEL, tile=4, refine_step=V3_STEP).data
+    GOLDEN_V3.write_bytes(data)
+    vqcodec.decompress(data).save(GOLDEN_V3.with_suffix(".png"))
+    _, _, maps = decode_indices(data)
+    print("indices", hashlib.sha256(index_bytes(maps)).hexdigest())
+    coefficients = v3_coefficients(data).astype("<i4").tobytes()
+    print("coefficients", hashlib.sha256(coefficients).hexdigest())
+
+
 def write_goldens() -> None:
     """Write the format 2 golden files (run once, when format 2 was introduced)."""
     crop = golden_crop()
@@ -106,3 +152,5 @@ def write_goldens() -> None:
 
 if __name__ == "__main__" and "--write" in sys.argv:
     write_goldens()
+if __name__ == "__main__" and "--write-v3" in sys.argv:
+    write_golden_v3()

@@ -8,7 +8,16 @@ from PIL import Image
 import vqcodec
 from vqcodec.cli import ByteSize, main
 from vqcodec.errors import InputTypeError, RateError
-from vqcodec.rate_control import MAX_TRIALS, TOLERANCE, Trial, fit_budget, push_under
+from vqcodec.rate_control import (
+    MAX_STEP,
+    MAX_TRIALS,
+    MIN_STEP,
+    TOLERANCE,
+    Trial,
+    fill_up,
+    fit_budget,
+    push_under,
+)
 
 from .conftest import photo
 
@@ -64,6 +73,52 @@ def test_fit_budget_walks_the_ladder_and_keeps_the_better_quality():
     assert squeezed[0] == 0 and 800 * (1 - TOLERANCE) <= squeezed[1] <= 800
     with pytest.raises(RateError, match="cannot compress into 5 bytes"):
         fit_budget([0, 1, 2], encode, quality, 5)
+
+
+def refining(base: int, scale: float):
+    """A refinement whose size falls as its step grows (base + scale / step), counting calls."""
+    calls = []
+
+    def encode(step: float) -> Trial[float]:
+        calls.append(step)
+        return Trial(step, int(base + scale / step), step)
+
+    return encode, calls
+
+
+@pytest.mark.parametrize("budget", [1_300, 1_500, 5_000, 40_000, 200_000])
+def test_fill_up_lands_just_under_the_budget(budget):
+    encode, calls = refining(1_000, 200_000)
+    found = fill_up(encode, budget)
+    assert found is not None and len(calls) <= MAX_TRIALS
+    assert budget * (1 - TOLERANCE) <= found.size <= budget
+    assert MIN_STEP <= found.weight <= MAX_STEP
+
+
+def test_fill_up_gives_up_when_even_the_coarsest_step_is_over():
+    encode, _ = refining(1_000, 200_000)
+    assert fill_up(encode, 1_000) is None
+
+
+def test_fill_up_stops_at_the_finest_step():
+    encode, calls = refining(1_000, 200_000)
+    found = fill_up(encode, 10**9)
+    assert found is not None and found.weight == MIN_STEP and len(calls) <= 4
+
+
+def test_fit_budget_fills_fitting_rungs_and_keeps_the_best():
+    def encode(rung: int, w: float | None) -> Trial[str]:
+        return Trial(w or 0.0, 1000 * (rung + 1), f"rung {rung}")
+
+    filled = []
+
+    def fill(rung: int, base: Trial[str]) -> str:
+        filled.append(rung)
+        return f"rung {rung} filled"
+
+    quality = {"rung 0 filled": 3.0, "rung 1 filled": 2.0, "rung 2": 1.0}.get
+    assert fit_budget([0, 1, 2], encode, quality, 2500, fill) == "rung 0 filled"
+    assert filled == [0, 1]  # rung 2 is over the budget: pushed, not filled
 
 
 @pytest.mark.parametrize("bpp", [0.15, 0.4])

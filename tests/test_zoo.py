@@ -73,17 +73,43 @@ def test_registry_ids_are_unique(model_copy):
 
 
 def test_shipped_ladder_is_contiguous_and_ordered_by_measured_rate():
-    """Quality 1..N, one model each, and the committed Kodak results rise in rate with quality
-    (so `--quality` means what users expect, and the bench JSON covers every shipped model)."""
-    ladder = zoo.ladder()
-    assert [zoo.get(name).quality for name in ladder] == list(range(1, len(ladder) + 1))
+    """Quality 1..N, each an installed model, and the committed Kodak results rise in rate with
+    quality (so `--quality` means what users expect, and the bench JSON covers every level)."""
+    presets = zoo.presets()
+    assert [p.quality for p in presets] == list(range(1, len(presets) + 1))
+    assert all(p.model in zoo.entries() for p in presets)
+    assert zoo.default_preset() in presets
     results = json.loads(
         (zoo.models_dir().parent / "benchmarks/results/kodak/vqcodec.json").read_text()
     )
     bpp = {m["setting"]: m["bpp"] for m in results["models"]}
-    assert set(ladder) <= set(bpp), "benchmark results are missing a shipped model"
-    rates = [bpp[name] for name in ladder]
+    levels = [f"q{p.quality}" for p in presets]
+    assert set(levels) <= set(bpp), "benchmark results are missing a quality level"
+    rates = [bpp[level] for level in levels]
     assert rates == sorted(rates)
+
+
+def test_presets_come_from_the_ladder_or_from_model_qualities(model_copy):
+    registry = json.loads((model_copy / zoo.REGISTRY_FILE).read_text())
+    names = [m["name"] for m in registry["models"]]
+    registry["ladder"] = [
+        {"quality": 2, "model": names[0], "refine_step": 40.0},
+        {"quality": 1, "model": names[1]},
+    ]
+    registry["default_quality"] = 2
+    zoo.write_registry(model_copy, registry)
+    assert zoo.presets() == [zoo.Preset(1, names[1]), zoo.Preset(2, names[0], 40.0)]
+    assert zoo.default_preset() == zoo.Preset(2, names[0], 40.0)
+    assert zoo.default_name() == names[0] and zoo.ladder() == [names[1], names[0]]
+    assert zoo.select(names[1]) == zoo.Preset(None, names[1])  # a named model: alone
+    with pytest.raises(ModelError, match="no quality level 5"):
+        zoo.by_quality(5)
+    del registry["ladder"], registry["default_quality"]
+    for i, m in enumerate(registry["models"]):
+        m["quality"] = len(names) - i
+    zoo.write_registry(model_copy, registry)
+    assert [p.model for p in zoo.presets()] == names[::-1]
+    assert zoo.default_preset() == zoo.Preset(None, registry["default"])
 
 
 def test_a_file_of_a_retired_model_names_it(tmp_path, monkeypatch):

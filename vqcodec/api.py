@@ -250,16 +250,25 @@ def compress(
     bpp: float | None = None,
     max_bytes: int | None = None,
     drop_alpha: bool = False,
+    refine_step: float | None = None,
 ) -> bytes:
     """Compress `image` (a path, encoded image bytes, a binary file, a PIL image or a uint8
-    array) to .vqz bytes with the model named `model` or the one at `quality` on the ladder
-    (1 = fewest bits; neither: the default). A rate target instead (`bpp`, bits per pixel of
-    the whole file, or `max_bytes`) gets the highest-PSNR file not above it, searched over the
-    ladder's models (or only `model`) and the rate-aware index choice
+    array) to .vqz bytes at level `quality` of the ladder (1 = fewest bits; a model and a
+    refinement step, `vqcodec.zoo.presets`), or with the model named `model` alone (neither:
+    the default level). `refine_step` overrides the refinement layer's quantizer step (smaller:
+    more bits, higher quality; 0: none). A rate target instead (`bpp`, bits per pixel of the
+    whole file, or `max_bytes`) gets the highest-PSNR file not above it, searched over the
+    ladder's models (or only `model`), the rate-aware index choice and the refinement step
     (`vqcodec.rate_control`); `RateError` if none is small enough. `drop_alpha` discards real
     transparency."""
     return compress_image(
-        image, model=model, quality=quality, bpp=bpp, max_bytes=max_bytes, drop_alpha=drop_alpha
+        image,
+        model=model,
+        quality=quality,
+        bpp=bpp,
+        max_bytes=max_bytes,
+        drop_alpha=drop_alpha,
+        refine_step=refine_step,
     ).data
 
 

@@ -1,6 +1,7 @@
-"""`vqcodec bench`: rate, distortion and speed of vqcodec models against classical codecs.
+"""`vqcodec bench`: rate, distortion and speed of vqcodec's quality levels against classical
+codecs.
 
-Every image is measured by one task (all models and all baseline settings), tasks are spread
+Every image is measured by one task (all quality levels and all baseline settings), tasks are spread
 over `jobs` processes, and each task runs torch with a fixed thread count, so the numbers do
 not depend on `jobs` (only the timings can). Results are averaged per setting over images in
 file order, as CompressAI does.
@@ -25,6 +26,7 @@ from vqcodec.baselines import BASELINES
 from vqcodec.evaluate import psnr_rgb
 from vqcodec.image_io import to_rgb
 from vqcodec.memory import PeakRSS
+from vqcodec.zoo import Preset
 
 METRICS = ("bpp", "psnr-rgb", "ms-ssim", "encoding_time", "decoding_time")
 
@@ -44,7 +46,7 @@ def msssim_db(value: float) -> float:
 @dataclass(frozen=True)
 class Task:
     path: Path
-    models: tuple[str, ...]
+    levels: tuple[Preset, ...]  # vqcodec's quality levels (`vqcodec.zoo.presets`)
     baselines: tuple[str, ...]
     threads: int
 
@@ -79,28 +81,32 @@ def measure_image(task: Task) -> list[dict]:
     torch.set_num_threads(task.threads)
     rgb, _ = to_rgb(task.path)
     rows = []
-    for model in task.models:
+    for level in task.levels:
         with PeakRSS() as enc_mem:
             start = time.perf_counter()
-            result = compress_image(rgb, model=model)
+            result = compress_image(rgb, model=level.model, refine_step=level.refine_step or 0)
             enc = time.perf_counter() - start
         with PeakRSS() as dec_mem:
             start = time.perf_counter()
             out = np.asarray(decompress(result.data).convert("RGB"))
             dec = time.perf_counter() - start
         pixels = rgb.shape[0] * rgb.shape[1]
+        vq_bytes = result.payload_bytes - result.refine_bytes  # the code maps' streams
         rows.append(
             _row(
                 "vqcodec",
-                model,
+                f"q{level.quality}",
                 task.path,
                 rgb,
                 out,
                 len(result.data),
                 enc,
                 dec,
+                model=level.model,
+                refine_step=level.refine_step,
+                refine_bpp=8 * result.refine_bytes / pixels,
                 ideal_bpp=result.ideal_bits / pixels,
-                overhead_pct=100 * (8 * result.payload_bytes / result.ideal_bits - 1),
+                overhead_pct=100 * (8 * vq_bytes / result.ideal_bits - 1),
                 encode_peak_mb=(enc_mem.extra_bytes or 0) / 2**20,
                 decode_peak_mb=(dec_mem.extra_bytes or 0) / 2**20,
             )
@@ -120,7 +126,7 @@ def measure_image(task: Task) -> list[dict]:
 
 def run(
     paths: list[Path],
-    models: list[str],
+    levels: list[Preset],
     baselines: list[str],
     jobs: int = 1,
     threads: int = 1,
@@ -129,7 +135,7 @@ def run(
     """Per-image rows for every (codec, setting), in image order whatever `jobs` is."""
     from tqdm import tqdm
 
-    tasks = [Task(p, tuple(models), tuple(baselines), threads) for p in paths]
+    tasks = [Task(p, tuple(levels), tuple(baselines), threads) for p in paths]
     bar = tqdm(total=len(tasks), desc="bench", unit="img", disable=not progress)
     rows: list[dict] = []
     if jobs <= 1:
@@ -155,6 +161,7 @@ def curves(rows: list[dict]) -> dict[str, list[dict]]:
         point = {"setting": json.loads(setting), "images": len(group)}
         numeric = [k for k, v in group[0].items() if isinstance(v, float)]
         point.update({k: float(np.mean([g[k] for g in group])) for k in numeric})
+        point.update({k: group[0][k] for k in ("model", "refine_step") if k in group[0]})
         out[codec].append(point)
     return {codec: sorted(points, key=lambda p: p["bpp"]) for codec, points in out.items()}
 

@@ -36,7 +36,8 @@ def build(rows: list[dict], anchors: dict[str, dict], meta: dict[str, object]) -
         "vqcodec": bench.compressai_json(
             "vqcodec",
             vq_points,
-            "vqcodec models (one point per model); times are seconds per image",
+            "vqcodec quality levels (one point per level: a model and its refinement step); "
+            "times are seconds per image",
             models=vq_points,
             rate_difference_percent=comparison,
             images=[r for r in rows if r["codec"] == "vqcodec"],
@@ -62,7 +63,7 @@ def rate_cells(entry: dict, unit: str = "%") -> tuple[str, str]:
 def table(docs: dict[str, dict]) -> str:
     vq = docs["vqcodec"]
     lines = [
-        f"{'model':<8} {'bpp':>6} {'ideal':>6} {'ovh %':>6} {'PSNR':>6} {'MS-SSIM':>7} "
+        f"{'level':<8} {'bpp':>6} {'ideal':>6} {'ovh %':>6} {'PSNR':>6} {'MS-SSIM':>7} "
         f"{'enc s':>6} {'dec s':>6} {'dec MB':>6}"
     ]
     for m in vq["models"]:

@@ -185,14 +185,14 @@ def _ladder_help() -> str:
     try:
         from vqcodec import zoo
 
-        levels = sorted(e.quality for e in zoo.entries().values() if e.quality is not None)
-        default = zoo.get(None)
+        levels = [p.quality for p in zoo.presets()]
+        default = zoo.default_preset()
     except (VQCodecError, OSError, ValueError, KeyError, TypeError):
         return "(see `vqcodec models`)"
     if not levels:
         return "(see `vqcodec models`)"
     shown = f"{levels[0]}..{levels[-1]}" if len(levels) > 1 else str(levels[0])
-    return f"{shown} (1 = fewest bits) [default: {default.quality or default.name}]"
+    return f"{shown} (1 = fewest bits) [default: {default.quality or default.model}]"
 
 
 def _default_model() -> str:
@@ -204,7 +204,7 @@ def _default_model() -> str:
         return "the zoo's default"
 
 
-_QUALITY_HELP = "Quality level " + _ladder_help() + "; picks the model."
+_QUALITY_HELP = "Quality level " + _ladder_help() + "; picks the model and refinement."
 _LEVELS = _ladder_help().split(" [")[0]
 _MODEL_HELP = f"Model name from `vqcodec models` [default: {_default_model()}]."
 
@@ -249,6 +249,12 @@ def main(kernels: str | None) -> None:
     help="Size budget (40000, 40KB, 40KiB, 1.5MB): the best file not above it.",
 )
 @click.option(
+    "--refine-step",
+    type=click.FloatRange(min=0),
+    help="Refinement layer's quantizer step, 1..1023 (smaller: more bits; 0: none) "
+    "[default: the quality level's].",
+)
+@click.option(
     "--drop-alpha", is_flag=True, help="Discard a transparency channel instead of failing."
 )
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
@@ -260,14 +266,16 @@ def encode(
     quality: int | None,
     bpp: float | None,
     max_bytes: int | None,
+    refine_step: float | None,
     drop_alpha: bool,
     force: bool,
 ) -> None:
     """Compress IMAGE (a file, or '-' for stdin) to a .vqz file.
 
-    --bpp and --size search the models (or only --model) and the rate-aware index choice for
-    the file with the highest PSNR within the target; that file may be smaller than the target
-    where a model's step down costs less quality than squeezing the next one.
+    A quality level is a model and a refinement layer on its image (a transform-coded
+    residual); --model alone codes without refinement unless --refine-step is given. --bpp and
+    --size search the models (or only --model), the rate-aware index choice and the refinement
+    step for the file with the highest PSNR within the target.
 
     EXIF orientation is applied and an ICC profile converted to sRGB; animations, CMYK, 32-bit
     and float images are refused."""
@@ -281,14 +289,27 @@ def encode(
         raise click.UsageError("give --bpp or --size, not both")
     if quality is not None and (bpp is not None or max_bytes is not None):
         raise click.UsageError("--bpp and --size choose the model: give them without --quality")
+    if refine_step is not None and (bpp is not None or max_bytes is not None):
+        raise click.UsageError("--bpp and --size choose the refinement: give no --refine-step")
+    if refine_step is not None and refine_step and not 1 <= refine_step <= 1023.75:
+        raise click.UsageError("--refine-step must be 0 or in 1..1023.75")
     output = output or (STDIO if _is_stdio(image) else image.with_suffix(".vqz"))
     _check_output(output, force, image)
     with _native_stderr_muted():
         rgb, colour = to_rgb(_stdin() if _is_stdio(image) else image, drop_alpha)
     pixels = rgb[..., 0] if colour == COLOUR_GRAY else rgb  # a 2-D array is coded as grayscale
-    result = compress_image(pixels, model=model, quality=quality, bpp=bpp, max_bytes=max_bytes)
+    result = compress_image(
+        pixels,
+        model=model,
+        quality=quality,
+        bpp=bpp,
+        max_bytes=max_bytes,
+        refine_step=refine_step,
+    )
     _write(output, result.data, force)
-    _report(output, f"{result.bpp:.3f} bpp  ({result.width}x{result.height}, model {result.model})")
+    refined = f", refinement step {result.refine_step:g}" if result.refine_step else ""
+    size = f"{result.width}x{result.height}"
+    _report(output, f"{result.bpp:.3f} bpp  ({size}, model {result.model}{refined})")
 
 
 def _output_format(output: Path, fmt: str | None) -> str:
@@ -449,7 +470,7 @@ def bench(
             "interpolations, not BD-rates (pip install 'vqcodec[bench]')",
             err=True,
         )
-    models = [zoo.by_quality(int(q)).name for q in _csv(qualities)] or zoo.ladder()
+    levels = [zoo.by_quality(int(q)) for q in _csv(qualities)] or zoo.presets()
     targets = [p for p in (json_out, plot_out) if p is not None]
     if json_out is not None:
         targets += [json_out.with_name(f"{b}.json") for b in names]
@@ -457,7 +478,7 @@ def bench(
         if path.exists() and not force:
             raise FileExistsError(path)
     paths = datasets.resolve(dataset, data_dir)[:limit]
-    rows = bench_lib.run(paths, models, names, jobs=jobs, threads=threads)
+    rows = bench_lib.run(paths, levels, names, jobs=jobs, threads=threads)
     anchor_curves = bench_report.select_anchors(anchors, anchor_names) if anchors else {}
     docs = bench_report.build(
         rows, anchor_curves, bench_report.meta_block(dataset, len(paths), jobs, threads)
@@ -543,16 +564,16 @@ def sample(
 @main.command()
 @friendly_errors
 def models() -> None:
-    """List the installed models."""
+    """List the installed models and the quality levels built on them."""
     from vqcodec import zoo
 
-    default = zoo.default_name()
+    default = zoo.default_preset()
     for entry in sorted(zoo.entries().values(), key=lambda e: e.model_id):
-        mark = "  (default)" if entry.name == default else ""
-        quality = f"q{entry.quality}" if entry.quality else "  "
-        click.echo(
-            f"{entry.model_id:>3}  {quality:<4} {entry.name:<16} sha256 {entry.sha256[:12]}…{mark}"
-        )
+        click.echo(f"{entry.model_id:>3}  {entry.name:<16} sha256 {entry.sha256[:12]}…")
+    for preset in zoo.presets():
+        mark = "  (default)" if preset == default else ""
+        refined = f" + refinement step {preset.refine_step:g}" if preset.refine_step else ""
+        click.echo(f"q{preset.quality:<3} {preset.model}{refined}{mark}")
 
 
 @main.group()

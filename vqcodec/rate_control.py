@@ -136,4 +136,4 @@ def fit_budget(
         candidates.append(fill(rung, base) if fill is not None else base.result)
     if not candidates:
         raise RateError(f"cannot compress into {budget} bytes: the smallest file is larger")
-    return max(candidates, key=quality)
+    return max(reversed(candidates), key=quality)  # ties: the higher rung
