@@ -22,7 +22,7 @@ from vqcodec.entropy import encode_tiles
 from vqcodec.tiles import TileGrid
 
 from .conftest import coded_maps, photo
-from .test_golden import DATA
+from .test_golden import DATA, GOLDEN_V3, v3_coefficients
 
 
 def rows_digest(codec: Codec, maps: list[torch.Tensor], tile: int, rows_of) -> str:
@@ -55,7 +55,14 @@ def fast_rows(codec: Codec):
 
 
 def main(out: Path, models: list[str], size: tuple[int, int]) -> None:
-    report = {"threads": torch.get_num_threads(), "models": {}}
+    v3 = GOLDEN_V3.read_bytes()
+    report = {
+        "threads": torch.get_num_threads(),
+        "models": {},
+        "golden_v3_coefficients": hashlib.sha256(
+            v3_coefficients(v3).astype("<i4").tobytes()
+        ).hexdigest(),
+    }
     for name in models:
         data = (DATA / f"golden_v2_{name}.vqz").read_bytes()
         header, codec, maps = decode_indices(data)

@@ -145,11 +145,11 @@ def test_usage_errors_are_one_line_too(args):
 def test_help_states_ranges_and_defaults():
     from vqcodec import zoo
 
-    levels = sorted(e.quality for e in zoo.entries().values() if e.quality is not None)
-    default = zoo.get(None)
+    levels = [p.quality for p in zoo.presets()]
+    default = zoo.default_preset()
     encode = run("encode", "--help").output
     assert f"{levels[0]}..{levels[-1]}" in encode and f"default: {default.quality}]" in encode
-    assert default.name in encode and "'-' for stdout" in encode
+    assert default.model in " ".join(encode.split()) and "'-' for stdout" in encode
     sample = run("sample", "--help").output
     assert "8..1024" in sample and "1..64" in sample and "above 0" in sample
     decode = " ".join(run("decode", "--help").output.split())

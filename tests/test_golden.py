@@ -49,7 +49,10 @@ V2_INDICES_SHA256 = {
 
 GOLDEN_V3 = DATA / "golden_v3_refined.vqz"
 V3_MODEL, V3_STEP = "s4-t64-b32", 24.0
-V3_SHA256 = {"indices": "V3_INDICES", "coefficients": "V3_COEFFICIENTS"}
+V3_SHA256 = {
+    "indices": "9ed6c83df90bdff2a0fec0c8013f940443a8e1aa6bed220d931a9381831dc935",
+    "coefficients": "efeb95e4403707996f6972ce1b4fb420785e52e8c420f6a33ce4aa4ca1165ab7",
+}
 
 
 def golden_crop() -> np.ndarray:

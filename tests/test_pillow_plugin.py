@@ -59,8 +59,8 @@ def test_a_damaged_header_is_a_clear_error_on_open(saved):
 def test_save_with_quality_or_model(tmp_path):
     image = Image.fromarray(photo(24, 32, seed=4))
     image.save(tmp_path / "q1.vqz", quality=1)
-    assert Image.open(tmp_path / "q1.vqz").info["model"] == zoo.by_quality(1).name
-    name = zoo.by_quality(2).name
+    assert Image.open(tmp_path / "q1.vqz").info["model"] == zoo.by_quality(1).model
+    name = zoo.by_quality(2).model
     image.save(tmp_path / "named.vqz", model=name)
     assert Image.open(tmp_path / "named.vqz").info["model"] == name
     buf = io.BytesIO()
@@ -72,7 +72,7 @@ def test_save_with_quality_or_model(tmp_path):
 
 def test_save_errors_leave_no_file(tmp_path):
     image = Image.fromarray(photo(8, 8))
-    with pytest.raises(ModelError, match="quality 95"):
+    with pytest.raises(ModelError, match="quality level 95"):
         image.save(tmp_path / "jpeg_habit.vqz", quality=95)
     transparent = Image.new("RGBA", (8, 8), (1, 2, 3, 0))
     with pytest.raises(vqcodec.ImageInputError, match="transparency"):

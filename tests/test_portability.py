@@ -27,7 +27,7 @@ from vqcodec.api import decode_indices, load_codec
 from vqcodec.codec import index_bytes
 
 from .portability_probe import rows_digest
-from .test_golden import DATA, V2_INDICES_SHA256
+from .test_golden import DATA, V2_INDICES_SHA256, V3_SHA256
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {
@@ -88,6 +88,7 @@ def test_every_row_equals_the_reference_and_every_golden_decodes(reports, settin
     if setting.startswith("threads"):
         assert report["threads"] == int(setting[-1])
     assert set(report["models"]) == ({INTERPRETED} if "triton" in setting else set(zoo.entries()))
+    assert report["golden_v3_coefficients"] == V3_SHA256["coefficients"], setting
     for name, got in report["models"].items():
         assert got["golden_indices"] == V2_INDICES_SHA256[name], (setting, name)
         assert got["rows"] == reference_rows(name), (setting, name)

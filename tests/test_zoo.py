@@ -48,7 +48,7 @@ def test_unknown_model_name():
 def _with_header(data: bytes, **changes) -> bytes:
     parsed = bitstream.unpack(data)
     fields = {**parsed.header.__dict__, **changes}
-    return bitstream.pack(bitstream.Header(**fields), parsed.streams, parsed.crc)
+    return bitstream.pack(bitstream.Header(**fields), parsed.streams, parsed.crc, parsed.refinement)
 
 
 def test_file_from_a_model_that_is_not_installed():
@@ -94,11 +94,12 @@ def test_presets_come_from_the_ladder_or_from_model_qualities(model_copy):
     names = [m["name"] for m in registry["models"]]
     registry["ladder"] = [
         {"quality": 2, "model": names[0], "refine_step": 40.0},
-        {"quality": 1, "model": names[1]},
+        {"quality": 1, "model": names[1], "rate_weights": [0, 2]},
     ]
     registry["default_quality"] = 2
     zoo.write_registry(model_copy, registry)
-    assert zoo.presets() == [zoo.Preset(1, names[1]), zoo.Preset(2, names[0], 40.0)]
+    assert zoo.presets() == [zoo.Preset(1, names[1], None, (0.0, 2.0)),
+                             zoo.Preset(2, names[0], 40.0)]  # fmt: skip
     assert zoo.default_preset() == zoo.Preset(2, names[0], 40.0)
     assert zoo.default_name() == names[0] and zoo.ladder() == [names[1], names[0]]
     assert zoo.select(names[1]) == zoo.Preset(None, names[1])  # a named model: alone

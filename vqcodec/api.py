@@ -235,7 +235,8 @@ def compress_image(
         preset = zoo.select(model, quality)
         codec = _load(preset.model)
         step = preset.refine_step if refine_step is None else refine_step or None
-        return _encode(rgb, colour, codec, tile, codec.entry.rate_weights).refined(step)[0]
+        weights = preset.rate_weights or codec.entry.rate_weights
+        return _encode(rgb, colour, codec, tile, weights).refined(step)[0]
     height, width = rgb.shape[:2]
     budget = max_bytes if max_bytes is not None else int(bpp * width * height / 8)
     names = [model] if model is not None else zoo.ladder()

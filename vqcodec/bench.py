@@ -84,7 +84,7 @@ def measure_image(task: Task) -> list[dict]:
     for level in task.levels:
         with PeakRSS() as enc_mem:
             start = time.perf_counter()
-            result = compress_image(rgb, model=level.model, refine_step=level.refine_step or 0)
+            result = compress_image(rgb, quality=level.quality)
             enc = time.perf_counter() - start
         with PeakRSS() as dec_mem:
             start = time.perf_counter()

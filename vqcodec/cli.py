@@ -572,8 +572,11 @@ def models() -> None:
         click.echo(f"{entry.model_id:>3}  {entry.name:<16} sha256 {entry.sha256[:12]}…")
     for preset in zoo.presets():
         mark = "  (default)" if preset == default else ""
+        weights = ""
+        if preset.rate_weights is not None:
+            weights = " (rate weights " + ", ".join(f"{w:g}" for w in preset.rate_weights) + ")"
         refined = f" + refinement step {preset.refine_step:g}" if preset.refine_step else ""
-        click.echo(f"q{preset.quality:<3} {preset.model}{refined}{mark}")
+        click.echo(f"q{preset.quality:<3} {preset.model}{weights}{refined}{mark}")
 
 
 @main.group()

@@ -8,7 +8,8 @@
 
 Registered as Pillow registers its own formats (open with a magic-byte check, a decoder
 that pulls the whole file, save, extension, MIME type). Save options: `quality` (the rate
-ladder, not JPEG's 0..100), `model`, `bpp` or `max_bytes` (rate control), `drop_alpha`.
+ladder, not JPEG's 0..100), `model`, `refine_step`, `bpp` or `max_bytes` (rate control),
+`drop_alpha`.
 Errors are vqcodec's own (`VQCodecError`).
 """
 
@@ -78,6 +79,7 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
             bpp=options.get("bpp"),
             max_bytes=options.get("max_bytes"),
             drop_alpha=options.get("drop_alpha", False),
+            refine_step=options.get("refine_step"),
         )
     )
 

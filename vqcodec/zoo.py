@@ -74,12 +74,13 @@ def models_dir() -> Path:
 
 @dataclass(frozen=True)
 class Preset:
-    """A level of the quality ladder: a model, and the refinement layer's step on top of it
-    (`vqcodec.refine`; None: the model alone)."""
+    """A level of the quality ladder: a model, its rate weights (`vqcodec.rate_aware`), and the
+    refinement layer's step on top of it (`vqcodec.refine`; None: the model alone)."""
 
     quality: int | None  # None: a model asked for by name
     model: str
     refine_step: float | None = None
+    rate_weights: tuple[float, ...] | None = None  # None: the model's defaults
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,13 @@ def _registry(folder: Path) -> _Registry:
     }
     if "ladder" in raw:
         presets = [
-            Preset(int(p["quality"]), p["model"], p.get("refine_step")) for p in raw["ladder"]
+            Preset(
+                int(p["quality"]),
+                p["model"],
+                p.get("refine_step"),
+                tuple(map(float, p["rate_weights"])) if "rate_weights" in p else None,
+            )
+            for p in raw["ladder"]
         ]
     else:
         presets = [Preset(e.quality, e.name) for e in entries.values() if e.quality is not None]

@@ -30,8 +30,10 @@ def export_run(
     name = out.name
     if any(m["name"] == name for m in registry["models"]):
         raise ModelError(f"model {name!r} is already in the zoo; ids and weights are append-only")
+    levels = registry.get("ladder", registry["models"])  # the ladder's presets, or models
     holder = next(
-        (m["name"] for m in registry["models"] if quality and m.get("quality") == quality), None
+        (m.get("model", m.get("name")) for m in levels if quality and m.get("quality") == quality),
+        None,
     )
     if holder is not None:
         raise ModelError(
@@ -40,7 +42,9 @@ def export_run(
     sha = save_model(model, out)
     model_id = zoo.next_id(registry)
     entry = {"id": model_id, "name": name, "sha256": sha}
-    if quality is not None:
+    if quality is not None and "ladder" in registry:
+        registry["ladder"].append({"quality": quality, "model": name})
+    elif quality is not None:
         entry["quality"] = quality
     registry["models"].append(entry)
     if make_default or "default" not in registry:
