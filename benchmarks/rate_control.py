@@ -4,9 +4,9 @@
         --out benchmarks/results/kodak/rate_control.json
 
 For every image and target: the file's bpp, its relative error against the target (negative:
-under; the file never exceeds it), the model and rate weights chosen, the PSNR and the encode
-time. The summary gives per target the mean and worst relative error, the mean PSNR, and how
-many images landed within 2 % of the target.
+under; the file never exceeds it), the model, rate weights and refinement step chosen, the PSNR
+and the encode time. The summary gives per target the mean and worst relative error, the mean
+PSNR, and how many images landed within 2 % of the target.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def main() -> None:
             rows.append({
                 "image": path.name, "target_bpp": target, "bpp": found.bpp,
                 "error": found.bpp / target - 1, "model": found.model,
-                "rate_weights": found.rate_weights, "psnr": psnr_rgb(rgb, decoded),
+                "rate_weights": found.rate_weights, "refine_step": found.refine_step,
+                "psnr": psnr_rgb(rgb, decoded),
                 "encode_s": seconds,
             })  # fmt: skip
     summary = {}

@@ -27,6 +27,11 @@ def _load(name: str) -> dict:
     return json.loads((KODAK / f"{name}.json").read_text())
 
 
+def _level(m: dict) -> str:
+    step = m.get("refine_step")
+    return m["model"] + (f" + {step:g}" if step else "")
+
+
 def bench_table() -> str:
     vq = _load("vqcodec")
     env = vq["env"]
@@ -34,13 +39,14 @@ def bench_table() -> str:
         f"Kodak, {vq['images_count']} images, measured on {env['cpu']} ({env['cpu_count']} cores, "
         f"{env['torch_threads_per_task']} torch thread per task), commit {env['commit']}:",
         "",
-        "| model | bpp (file) | bpp (ideal) | overhead | PSNR RGB | MS-SSIM | encode s "
-        "| decode s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| level | model + refinement step | bpp (file) | of which refinement "
+        "| maps: ideal bpp, overhead | PSNR RGB | MS-SSIM | encode s | decode s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in vq["models"]:
         lines.append(
-            f"| {m['setting']} | {m['bpp']:.4f} | {m['ideal_bpp']:.4f} | {m['overhead_pct']:.3f} % "
+            f"| {m['setting']} | {_level(m)} | {m['bpp']:.4f} | {m['refine_bpp']:.4f} "
+            f"| {m['ideal_bpp']:.4f}, {m['overhead_pct']:.2f} % "
             f"| {m['psnr-rgb']:.2f} dB | {m['ms-ssim']:.4f} | {m['encoding_time']:.2f} "
             f"| {m['decoding_time']:.2f} |"
         )
@@ -78,24 +84,27 @@ def speed_table() -> str:
 
 
 def card_table() -> str:
-    """Each shipped model's Kodak results, in ladder order, for the model card."""
+    """Each quality level's Kodak results, for the model card."""
     from vqcodec import zoo
 
     vq = _load("vqcodec")
-    by_name = {m["setting"]: m for m in vq["models"]}
+    by_level = {m["setting"]: m for m in vq["models"]}
     lines = [
         f"Kodak, {vq['images_count']} images, real file sizes (`benchmarks/results/kodak/`, "
         f"commit {vq['env']['commit']}; decode seconds on {vq['env']['cpu']}, 1 torch thread):",
         "",
-        "| quality | model (id) | bpp (file) | bpp (ideal) | PSNR RGB | MS-SSIM | decode s |",
-        "|---|---|---|---|---|---|---|",
+        "| quality | model (id) | rate weights | refinement step | bpp (file) | PSNR RGB "
+        "| MS-SSIM | decode s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for name in zoo.ladder():
-        m, entry = by_name[name], zoo.get(name)
+    for preset in zoo.presets():
+        m, entry = by_level[f"q{preset.quality}"], zoo.get(preset.model)
+        weights = ", ".join(f"{w:g}" for w in (preset.rate_weights or entry.rate_weights))
+        step = f"{preset.refine_step:g}" if preset.refine_step else "none"
         lines.append(
-            f"| {entry.quality} | {name} ({entry.model_id}) | {m['bpp']:.4f} | "
-            f"{m['ideal_bpp']:.4f} | {m['psnr-rgb']:.2f} dB | {m['ms-ssim']:.4f} | "
-            f"{m['decoding_time']:.2f} |"
+            f"| {preset.quality} | {preset.model} ({entry.model_id}) | {weights} | {step} "
+            f"| {m['bpp']:.4f} | {m['psnr-rgb']:.2f} dB | {m['ms-ssim']:.4f} "
+            f"| {m['decoding_time']:.2f} |"
         )
     return "\n".join(lines)
 
