@@ -51,7 +51,7 @@ GOLDEN_V3 = DATA / "golden_v3_refined.vqz"
 V3_MODEL, V3_STEP = "s4-t64-b32", 24.0
 V3_SHA256 = {
     "indices": "9ed6c83df90bdff2a0fec0c8013f940443a8e1aa6bed220d931a9381831dc935",
-    "coefficients": "efeb95e4403707996f6972ce1b4fb420785e52e8c420f6a33ce4aa4ca1165ab7",
+    "coefficients": "b62e5e9a5dd9e08370ba583a9bfa352ecdfcfba956a2fab354e39efab508e70b",
 }
 
 

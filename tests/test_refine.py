@@ -57,6 +57,12 @@ def test_stripe_roundtrip_with_escapes(channels):
     np.testing.assert_array_equal(refine.decode_stripe(data, channels, 5, 7), q)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 3), (2, 1)])
+def test_tiny_stripes_roundtrip(shape):
+    q = np.arange(3 * shape[0] * shape[1] * 64).reshape(3, *shape, 64).astype(np.int32) % 7 - 3
+    np.testing.assert_array_equal(refine.decode_stripe(refine.encode_stripe(q), 3, *shape), q)
+
+
 def test_all_zero_stripe_costs_almost_nothing():
     q = np.zeros((3, 64, 96, 64), np.int32)  # a 768x512 image the base got right
     assert len(refine.encode_stripe(q)) < 300

@@ -1,4 +1,4 @@
-"""End-to-end coding with the shipped default model: indices, sizes, modes, input kinds."""
+"""End-to-end coding with the shipped default level: indices, pixels, sizes, modes, inputs."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,10 @@ import torch
 from PIL import Image
 
 import vqcodec
-from vqcodec.api import decode_indices, load_codec
+from vqcodec import zoo
+from vqcodec.api import _encode, decode_indices, load_codec
+from vqcodec.bitstream import COLOUR_RGB
+from vqcodec.codec import DEFAULT_TILE
 from vqcodec.image_io import to_rgb
 
 from .conftest import SAMPLE, coded_maps, photo
@@ -17,13 +20,24 @@ def test_decoded_indices_equal_the_encoders(shape):
     rgb = photo(*shape, seed=sum(shape))
     codec = load_codec()
     maps = coded_maps(codec, rgb)
-    data = vqcodec.compress(rgb)
+    data = vqcodec.compress(rgb, refine_step=0)
     _, _, decoded = decode_indices(data)
     assert all(torch.equal(d, m) for d, m in zip(decoded, maps, strict=True))
     image = vqcodec.decompress(data)
     assert (image.height, image.width) == shape and image.mode == "RGB"
     expected = codec.synthesize(maps, shape[1], shape[0])
     np.testing.assert_array_equal(np.asarray(image), expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (33, 17), (513, 769)])
+def test_the_decoder_shows_the_encoders_refined_image(shape):
+    """With a refinement layer (the default level has one), over stripes and partial blocks."""
+    rgb = photo(*shape, seed=sum(shape))
+    codec, step = load_codec(), zoo.default_preset().refine_step
+    found = _encode(rgb, COLOUR_RGB, codec, DEFAULT_TILE, codec.entry.rate_weights)
+    compressed, refined = found.refined(step)
+    assert step is not None and compressed.data == vqcodec.compress(rgb)
+    np.testing.assert_array_equal(np.asarray(vqcodec.decompress(compressed.data)), refined)
 
 
 def test_grayscale_roundtrip():

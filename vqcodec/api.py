@@ -43,11 +43,11 @@ class Compressed:
     height: int
     model: str
     ideal_bits: float  # sum of -log2 p of all coded indices under the priors (float64)
-    payload_bytes: int  # bytes of the range-coded streams
+    payload_bytes: int  # bytes of the code maps' range-coded streams (what ideal_bits counts)
     streams: int  # how many (each independent stream ends with its coder's flush, <= 64 bits)
     rate_weights: tuple[float, ...]  # the rate-aware choice's weight per map (coarsest first)
     refine_step: float | None = None  # the refinement layer's quantizer step (None: no layer)
-    refine_bytes: int = 0  # bytes of the refinement streams (in payload_bytes too)
+    refine_bytes: int = 0  # bytes of the refinement streams
 
     @property
     def bpp(self) -> float:
@@ -155,8 +155,8 @@ class Encoded:
             height,
             self.codec.entry.name,
             self.image.ideal_bits,
-            sum(len(s) for t in streams for s in t) + refine_bytes,
-            sum(len(t) for t in streams) + len(extra),
+            sum(len(s) for t in streams for s in t),
+            sum(len(t) for t in streams),
             self.rate_weights,
             layer.step if layer else None,
             refine_bytes,

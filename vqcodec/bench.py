@@ -91,7 +91,6 @@ def measure_image(task: Task) -> list[dict]:
             out = np.asarray(decompress(result.data).convert("RGB"))
             dec = time.perf_counter() - start
         pixels = rgb.shape[0] * rgb.shape[1]
-        vq_bytes = result.payload_bytes - result.refine_bytes  # the code maps' streams
         rows.append(
             _row(
                 "vqcodec",
@@ -106,7 +105,7 @@ def measure_image(task: Task) -> list[dict]:
                 refine_step=level.refine_step,
                 refine_bpp=8 * result.refine_bytes / pixels,
                 ideal_bpp=result.ideal_bits / pixels,
-                overhead_pct=100 * (8 * vq_bytes / result.ideal_bits - 1),
+                overhead_pct=100 * (8 * result.payload_bytes / result.ideal_bits - 1),
                 encode_peak_mb=(enc_mem.extra_bytes or 0) / 2**20,
                 decode_peak_mb=(dec_mem.extra_bytes or 0) / 2**20,
             )

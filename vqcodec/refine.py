@@ -10,16 +10,17 @@ orthonormal 8x8 DCT, coefficients in zigzag order. Both are float and need not b
 they only turn integers into pixels, as the synthesis network does.
 
 Coding: every coefficient is quantized to an integer q with one step for all bands (MSE is
-what PSNR counts; the orthonormal transforms keep it) and a dead zone chosen by the encoder
-alone. The integers are range-coded band by band, in zigzag order: a band's probabilities
-depend only on the bands before it, so the decoder knows every position's class before it
-decodes the band. A position's class is its channel, its band group and its activity (how
-large the earlier bands of its 3x3 block neighbourhood were, in log2 buckets). Each class has
+what PSNR counts; the orthonormal transforms keep it); the encoder alone chooses the rounding
+(rate-distortion optimized). The integers are range-coded band by band, in zigzag order, each
+band in two passes over a checkerboard of the blocks. A position's class is its channel, its
+band group and its activity: how large the earlier bands of its 3x3 block neighbourhood were,
+and in the second pass also this band at its four neighbours (all first-pass positions), in
+log2 buckets. So the decoder knows every position's class before decoding it. Each class has
 one distribution from a fixed two-parameter family (mass at zero, geometric decay of the
 magnitudes), built from integers only, so every machine codes with the same frequencies; the
-encoder picks the family member per class that costs the fewest bits, and sends it (10 bits)
-the first time the class is used. Magnitudes of ESCAPE and more code the excess with an
-Exp-Golomb code.
+encoder picks the member per class that costs the fewest bits, and sends it (about 4 bits) the
+first time the class is used. Magnitudes of ESCAPE and more code the excess with an Exp-Golomb
+code. The choices were measured on held-out training images (docs/DESIGN.md, section 3c).
 
 Images are coded in stripes of STRIPE_BLOCKS block rows, each its own stream with its own
 class parameters: memory stays bounded and stripes decode independently.
@@ -41,8 +42,9 @@ STEP_UNITS = 4  # the header stores the step in quarters
 MIN_STEP_Q, MAX_STEP_Q = 4, 4095  # steps from 1.0 to 1023.75 (DCT units of 8-bit pixels)
 ESCAPE = 15  # magnitudes coded as symbols: 0..ESCAPE (ESCAPE: "this or more")
 SYMBOLS = 2 * ESCAPE + 1  # q + ESCAPE for q in [-ESCAPE, ESCAPE]
-BAND_GROUPS = np.array([1, 3, 6, 10, 15, 28, 64])  # upper ends of the zigzag band groups
-ACTIVITY_LEVELS = 8
+BAND_GROUPS = np.array([1, 2, 3, 4, 6, 8, 10, 13, 15, 21, 28, 36, 45, 64])  # zigzag upper ends
+ACTIVITY_LEVELS = 10
+NEAR_WEIGHT = 4  # second pass: the band's own neighbours count this much in the activity
 MAX_EXCESS_BITS = 13  # Exp-Golomb prefix values 0..12 suffice for any 8-bit residual
 FREQ_BITS = 20  # frequencies of a row sum to 2^20
 DEADZONE = 0.1  # the encoder's first rounding offset toward zero (not in the format)
@@ -209,7 +211,31 @@ def _costs() -> np.ndarray:
     return FREQ_BITS - np.log2(family().astype(np.float64))
 
 
-_PARAM = constriction.stream.model.Uniform(FAMILIES)
+# A class's member is sent once, the first time the class is used: a flag for the all-zero
+# member (about half the classes of a stripe at the ladder's steps: measured 52 % on held-out
+# training images), else the zero level (uniform) and the decay (geometric: 90 % take the
+# fastest). About 4 bits a class on average, against 10 for a uniform member.
+ZERO_MEMBER = (ZERO_LEVELS - 1) * DECAY_LEVELS  # the highest P(0), the fastest decay
+_HALF = constriction.stream.model.Categorical(np.array([0.5, 0.5], np.float32), perfect=False)
+_ZERO_LEVEL = constriction.stream.model.Uniform(ZERO_LEVELS)
+_DECAY_P = [2.0 ** -(i + 1) for i in range(DECAY_LEVELS - 1)] + [2.0 ** -(DECAY_LEVELS - 1)]
+_DECAY = constriction.stream.model.Categorical(np.array(_DECAY_P, np.float32), perfect=False)
+
+
+def _encode_member(encoder, member: int) -> None:
+    encoder.encode(np.array([int(member == ZERO_MEMBER)], np.int32), _HALF)
+    if member != ZERO_MEMBER:
+        encoder.encode(np.array([member // DECAY_LEVELS], np.int32), _ZERO_LEVEL)
+        encoder.encode(np.array([member % DECAY_LEVELS], np.int32), _DECAY)
+
+
+def _decode_member(decoder) -> int:
+    if decoder.decode(_HALF, 1)[0]:
+        return ZERO_MEMBER
+    level = int(decoder.decode(_ZERO_LEVEL, 1)[0])
+    return level * DECAY_LEVELS + int(decoder.decode(_DECAY, 1)[0])
+
+
 _EXCESS_P = [2.0 ** -(k + 1) for k in range(MAX_EXCESS_BITS - 1)] + [2.0 ** -(MAX_EXCESS_BITS - 1)]
 _EXCESS_BITS = constriction.stream.model.Categorical(np.array(_EXCESS_P, np.float32), perfect=False)
 
@@ -217,23 +243,42 @@ _EXCESS_BITS = constriction.stream.model.Categorical(np.array(_EXCESS_P, np.floa
 # ---- contexts ----------------------------------------------------------------------------------
 
 
-def _activity(earlier: np.ndarray) -> np.ndarray:
-    """Log2 bucket of the earlier bands' magnitudes summed over each 3x3 block neighbourhood."""
+def _activity(earlier: np.ndarray, near: np.ndarray | int = 0) -> np.ndarray:
+    """Log2 bucket of the earlier bands' magnitudes summed over each 3x3 block neighbourhood,
+    plus `near` (the band's own magnitudes around a second-pass position)."""
     padded = np.pad(earlier, ((0, 0), (1, 1), (1, 1)))
     h, w = earlier.shape[1:]
     total = sum(padded[:, dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3))
+    total = total + near
     buckets = np.zeros(total.shape, np.int64)
     for level in range(1, ACTIVITY_LEVELS):  # bit length of the total, capped
         buckets += total >= (1 << (level - 1))
     return buckets
 
 
-def _band_classes(earlier: np.ndarray, band: int) -> np.ndarray:
-    """Class of every position of `band` (channel, band group, activity), flat raster order."""
+def second_pass(shape: tuple[int, ...]) -> np.ndarray:
+    """Flat mask of the positions coded in a band's second pass: the odd squares of a
+    checkerboard over the blocks, whose four neighbours are all in the first pass."""
+    channels, bh, bw = shape
+    rows, cols = np.indices((bh, bw))
+    return np.broadcast_to((rows + cols) % 2 == 1, (channels, bh, bw)).reshape(-1)
+
+
+def _band_classes(earlier: np.ndarray, band: int, first: np.ndarray | None = None) -> np.ndarray:
+    """Class of every position of `band`, flat raster order: channel, band group and activity.
+    In the second pass the activity also counts NEAR_WEIGHT x the band's capped magnitudes at
+    the four neighbours (`first`: the band's capped magnitudes at first-pass positions, zero
+    elsewhere; None: the first pass, before any is known)."""
     channels = earlier.shape[0]
     chan = np.arange(channels)[:, None, None]
     group = int(BAND_GROUP[band])
-    return (((chan * GROUPS + group) * ACTIVITY_LEVELS) + _activity(earlier)).reshape(-1)
+    near: np.ndarray | int = 0
+    if first is not None:
+        odd = second_pass(earlier.shape).reshape(earlier.shape)
+        padded = np.pad(first, ((0, 0), (1, 1), (1, 1)))
+        near = padded[:, :-2, 1:-1] + padded[:, 2:, 1:-1] + padded[:, 1:-1, :-2]
+        near = NEAR_WEIGHT * (near + padded[:, 1:-1, 2:]) * odd
+    return ((chan * GROUPS + group) * ACTIVITY_LEVELS + _activity(earlier, near)).reshape(-1)
 
 
 def classes_count(channels: int) -> int:
@@ -247,20 +292,31 @@ def _symbols_and_classes(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(bands, positions) symbols and classes of a stripe's quantized coefficients."""
     mags = np.minimum(np.abs(q), ESCAPE)
     earlier = np.zeros(q.shape[:3], np.int64)
+    first = ~second_pass(q.shape[:3]).reshape(q.shape[:3])
     symbols, classes = [], []
     for band in range(BLOCK * BLOCK):
-        classes.append(_band_classes(earlier, band))
+        classes.append(_band_classes(earlier, band, mags[..., band] * first))
         symbols.append((np.clip(q[..., band], -ESCAPE, ESCAPE) + ESCAPE).reshape(-1))
         earlier += mags[..., band]
     return np.stack(symbols), np.stack(classes)
 
 
 def choose_members(symbols: np.ndarray, classes: np.ndarray, channels: int) -> np.ndarray:
-    """The cheapest family member of every class for these symbols (encoder only)."""
+    """The family member of every class that codes these symbols, and itself, in the fewest
+    bits (encoder only)."""
     n = classes_count(channels)
     hist = np.zeros((n, SYMBOLS), np.int64)
     np.add.at(hist, (classes.reshape(-1), symbols.reshape(-1)), 1)
-    return np.argmin(hist @ _costs().T, axis=1)
+    return np.argmin(hist @ _costs().T + _member_bits(), axis=1)
+
+
+@cache
+def _member_bits() -> np.ndarray:
+    """Bits of sending each member (`_encode_member`)."""
+    decay = -np.log2(np.array(_DECAY_P))
+    bits = 1 + np.log2(ZERO_LEVELS) + np.tile(decay, ZERO_LEVELS)
+    bits[ZERO_MEMBER] = 1.0
+    return bits
 
 
 def encode_stripe(q: np.ndarray) -> bytes:
@@ -271,20 +327,31 @@ def encode_stripe(q: np.ndarray) -> bytes:
     models = _models()
     encoder = constriction.stream.queue.RangeEncoder()
     sent = np.zeros(len(members), bool)
+    passes = _passes(q.shape[:3])
     for band in range(BLOCK * BLOCK):
-        for cls, positions in _by_class(classes[band]):
-            if not sent[cls]:
-                encoder.encode(np.array([members[cls]], np.int32), _PARAM)
-                sent[cls] = True
-            encoder.encode(symbols[band, positions].astype(np.int32), models[members[cls]])
+        for subset in passes:
+            for cls, positions in _by_class(classes[band], subset):
+                if not sent[cls]:
+                    _encode_member(encoder, members[cls])
+                    sent[cls] = True
+                encoder.encode(symbols[band, positions].astype(np.int32), models[members[cls]])
         excess = np.abs(q[..., band].reshape(-1)) - ESCAPE
         _encode_excess(encoder, excess[excess >= 0])
     return encoder.get_compressed().astype("<u4").tobytes().rstrip(b"\0")
 
 
-def _by_class(classes: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """(class, positions in raster order) for every class present, in class order."""
-    order = np.argsort(classes, kind="stable")
+def _passes(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Flat positions of a band's first and second pass, each in raster order."""
+    odd = second_pass(shape)
+    return np.flatnonzero(~odd), np.flatnonzero(odd)
+
+
+def _by_class(classes: np.ndarray, subset: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(class, positions in raster order) for every class present among the positions
+    `subset` (ascending), in class order."""
+    if not len(subset):  # a single block has no second pass
+        return []
+    order = subset[np.argsort(classes[subset], kind="stable")]
     present, starts = np.unique(classes[order], return_index=True)
     ends = [*starts[1:], len(order)]
     return [(int(c), order[a:b]) for c, a, b in zip(present, starts, ends, strict=True)]
@@ -314,13 +381,17 @@ def decode_stripe(data: bytes, channels: int, bh: int, bw: int) -> np.ndarray:
     members = np.full(classes_count(channels), -1, np.int64)
     q = np.zeros((channels, bh, bw, BLOCK * BLOCK), np.int32)
     earlier = np.zeros((channels, bh, bw), np.int64)
+    passes = _passes((channels, bh, bw))
     try:
         for band in range(BLOCK * BLOCK):
-            values = np.empty(channels * bh * bw, np.int64)
-            for cls, positions in _by_class(_band_classes(earlier, band)):
-                if members[cls] < 0:
-                    members[cls] = int(decoder.decode(_PARAM, 1)[0])
-                values[positions] = decoder.decode(models[members[cls]], len(positions))
+            values = np.full(channels * bh * bw, ESCAPE, np.int64)  # symbols of q = 0
+            for second, subset in enumerate(passes):
+                first = np.abs(values - ESCAPE).reshape(channels, bh, bw) if second else None
+                classes = _band_classes(earlier, band, first)  # first: zero at second-pass places
+                for cls, positions in _by_class(classes, subset):
+                    if members[cls] < 0:
+                        members[cls] = _decode_member(decoder)
+                    values[positions] = decoder.decode(models[members[cls]], len(positions))
             values -= ESCAPE
             escaped = np.flatnonzero(np.abs(values) == ESCAPE)
             if len(escaped):
