@@ -2,13 +2,14 @@
 on held-out training images, never on Kodak.
 
     python benchmarks/ladder.py --data ../shared/data/train --out benchmarks/results/ladder.json
+    python benchmarks/ladder.py ... --write   # and put the ladder into models/zoo.json
 
 The held-out images are the training stages' validation split (`vqcodec.data.split_holdout`),
-cropped to at most Kodak's 768x512. Every model is measured at its default rate weights (and
-s8-t512-b1024 also at higher bottom weights, for rates below its own), alone and with a
-refinement layer at each step of STEPS: mean bpp (real files) and mean PSNR over the images.
-The ladder is read off the upper envelope of all those points: for each target rate, the
-envelope point nearest to it (in log rate).
+cropped to at most Kodak's 768x512. Every model is measured at its default rate weights and at
+the EXTRA_WEIGHTS, alone and with a refinement layer at each step of STEPS: mean bpp (real
+files) and mean PSNR over the images. The ladder is read off the upper convex hull of all
+those points (the settings no mix of others beats): for each target rate, the hull point
+nearest to it (in log rate). The default level is the one nearest DEFAULT_BPP.
 """
 
 from __future__ import annotations
@@ -28,30 +29,57 @@ from vqcodec.codec import DEFAULT_TILE
 from vqcodec.data import list_images, split_holdout
 from vqcodec.envinfo import environment
 from vqcodec.evaluate import psnr_rgb
-from vqcodec.zoo import entries
+from vqcodec.zoo import REGISTRY_FILE, entries, models_dir, write_registry
 
 STEPS = (20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 256)
-EXTRA_BOTTOM_WEIGHTS = {"s8-t512-b1024": (1.0, 2.0, 4.0)}
-TARGETS = (0.07, 0.12, 0.2, 0.3, 0.45, 0.65, 0.9, 1.2)
+EXTRA_WEIGHTS = {
+    "s8-t512-b1024": ((0.0, 1.0), (0.0, 2.0), (0.0, 4.0)),  # rates below its own
+    "s4-t64-b32": ((1.0, 0.0), (0.0, 0.25), (0.0, 0.5)),  # a cheaper base under a refinement?
+}
+TARGETS = (0.05, 0.09, 0.13, 0.2, 0.26, 0.34, 0.45, 0.6, 0.78, 1.0, 1.3)
+DEFAULT_BPP = 0.4
 
 
 def configurations() -> list[tuple[str, tuple[float, ...]]]:
     out = []
     for name, entry in entries().items():
         out.append((name, entry.rate_weights))
-        for w in EXTRA_BOTTOM_WEIGHTS.get(name, ()):
-            out.append((name, (*entry.rate_weights[:-1], w)))
+        out += [(name, w) for w in EXTRA_WEIGHTS.get(name, ())]
     return out
 
 
-def envelope(points: list[dict]) -> list[dict]:
-    """The points no other point beats with fewer bits and more PSNR, by rate."""
-    ranked = sorted(points, key=lambda p: (p["bpp"], -p["psnr"]))
-    front: list[dict] = []
-    for p in ranked:
-        if not front or p["psnr"] > front[-1]["psnr"]:
-            front.append(p)
-    return front
+def upper_hull(points: list[dict]) -> list[dict]:
+    """The points on the upper convex hull of (bpp, PSNR), by rate."""
+    hull: list[dict] = []
+    for p in sorted(points, key=lambda p: (p["bpp"], -p["psnr"])):
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            rise = (b["psnr"] - a["psnr"]) * (p["bpp"] - a["bpp"])
+            if rise > (p["psnr"] - a["psnr"]) * (b["bpp"] - a["bpp"]):
+                break
+            hull.pop()  # b lies on or under the line from a to p
+        if not hull or p["psnr"] > hull[-1]["psnr"]:
+            hull.append(p)
+    return hull
+
+
+def write_ladder(ladder: list[dict]) -> None:
+    """Replace zoo.json's ladder (and default level) with these levels."""
+    folder = models_dir()
+    registry = json.loads((folder / REGISTRY_FILE).read_text())
+    levels = []
+    for p in ladder:
+        level = {"quality": p["quality"], "model": p["model"]}
+        if tuple(p["rate_weights"]) != entries()[p["model"]].rate_weights:
+            level["rate_weights"] = p["rate_weights"]
+        if p["refine_step"] is not None:
+            level["refine_step"] = float(p["refine_step"])
+        levels.append(level)
+    registry["ladder"] = levels
+    default = min(ladder, key=lambda p: abs(math.log(p["bpp"] / DEFAULT_BPP)))
+    registry["default_quality"] = default["quality"]
+    registry["default"] = default["model"]
+    write_registry(folder, registry)
 
 
 def main() -> None:
@@ -59,6 +87,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--images", type=int, default=19)
+    parser.add_argument("--write", action="store_true", help="Write the ladder into zoo.json.")
     args = parser.parse_args()
     torch.set_num_threads(1)
     _, held_out = split_holdout(list_images(args.data))
@@ -77,17 +106,17 @@ def main() -> None:
          "bpp": float(np.mean([b for b, _ in v])), "psnr": float(np.mean([p for _, p in v]))}
         for (name, w, step), v in sums.items()
     ]  # fmt: skip
-    front = envelope(points)
+    hull = upper_hull(points)
     ladder = []
     for target in TARGETS:
-        best = min(front, key=lambda p: abs(math.log(p["bpp"] / target)))
+        best = min(hull, key=lambda p: abs(math.log(p["bpp"] / target)))
         if best not in ladder:
             ladder.append(best)
     report = {
         "env": environment(),
         "images": [p.name for p in paths],
         "points": points,
-        "envelope": front,
+        "hull": hull,
         "targets": TARGETS,
         "ladder": [{"quality": i + 1, **p} for i, p in enumerate(ladder)],
     }
@@ -95,6 +124,8 @@ def main() -> None:
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     for p in report["ladder"]:
         print(p)
+    if args.write:
+        write_ladder(report["ladder"])
 
 
 if __name__ == "__main__":
