@@ -3,6 +3,7 @@ on held-out training images, never on Kodak.
 
     python benchmarks/ladder.py --data ../shared/data/train --out benchmarks/results/ladder.json
     python benchmarks/ladder.py ... --write   # and put the ladder into models/zoo.json
+    python benchmarks/ladder.py ... --reselect   # only choose again from the points in --out
 
 The held-out images are the training stages' validation split (`vqcodec.data.split_holdout`),
 cropped to at most Kodak's 768x512. Every model is measured at its default rate weights and at
@@ -36,7 +37,7 @@ EXTRA_WEIGHTS = {
     "s8-t512-b1024": ((0.0, 1.0), (0.0, 2.0), (0.0, 4.0)),  # rates below its own
     "s4-t64-b32": ((1.0, 0.0), (0.0, 0.25), (0.0, 0.5)),  # a cheaper base under a refinement?
 }
-TARGETS = (0.05, 0.09, 0.13, 0.2, 0.26, 0.34, 0.45, 0.6, 0.78, 1.0, 1.3)
+TARGETS = (0.08, 0.12, 0.2, 0.26, 0.34, 0.45, 0.6, 0.78, 1.0, 1.3)
 DEFAULT_BPP = 0.4
 
 
@@ -82,16 +83,11 @@ def write_ladder(ladder: list[dict]) -> None:
     write_registry(folder, registry)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--images", type=int, default=19)
-    parser.add_argument("--write", action="store_true", help="Write the ladder into zoo.json.")
-    args = parser.parse_args()
+def measure(data: Path, count: int) -> tuple[dict, list[str], list[dict]]:
+    """(environment, image names, points) over the first `count` held-out images."""
     torch.set_num_threads(1)
-    _, held_out = split_holdout(list_images(args.data))
-    paths = held_out[: args.images]
+    _, held_out = split_holdout(list_images(data))
+    paths = held_out[:count]
     images = [np.asarray(Image.open(p).convert("RGB"))[:512, :768] for p in paths]
     sums: dict[tuple, list[tuple[float, float]]] = {}
     for rgb in images:
@@ -106,6 +102,22 @@ def main() -> None:
          "bpp": float(np.mean([b for b, _ in v])), "psnr": float(np.mean([p for _, p in v]))}
         for (name, w, step), v in sums.items()
     ]  # fmt: skip
+    return environment(), [p.name for p in paths], points
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--images", type=int, default=19)
+    parser.add_argument("--write", action="store_true", help="Write the ladder into zoo.json.")
+    parser.add_argument("--reselect", action="store_true", help="Reuse --out's measurements.")
+    args = parser.parse_args()
+    if args.reselect:
+        measured = json.loads(args.out.read_text())
+        env, names, points = measured["env"], measured["images"], measured["points"]
+    else:
+        env, names, points = measure(args.data, args.images)
     hull = upper_hull(points)
     ladder = []
     for target in TARGETS:
@@ -113,8 +125,8 @@ def main() -> None:
         if best not in ladder:
             ladder.append(best)
     report = {
-        "env": environment(),
-        "images": [p.name for p in paths],
+        "env": env,
+        "images": names,
         "points": points,
         "hull": hull,
         "targets": TARGETS,

@@ -68,14 +68,14 @@ def speed_table() -> str:
         f"{env['cpu']}, {env['cpu_count']} cores, torch {env['torch']}, commit {env['commit']}; "
         "mean seconds per Kodak image:",
         "",
-        "| model | encode | decode (all) | decode (priors + range coder) | teacher-forced pass "
+        "| level | encode | decode (all) | decode (priors + range coder) | teacher-forced pass "
         "| decode / teacher-forced | max decode |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, m in data["models"].items():
+    for name, m in data["levels"].items():
         s = m["summary"]
         lines.append(
-            f"| {name} | {s['mean_encode_s']:.2f} | {s['mean_decode_s']:.2f} "
+            f"| {name} {_level(s)} | {s['mean_encode_s']:.2f} | {s['mean_decode_s']:.2f} "
             f"| {s['mean_prior_decode_s']:.2f} | {s['mean_teacher_forced_s']:.2f} "
             f"| {s['decode_over_teacher_forced']:.2f} (priors only: "
             f"{s['prior_decode_over_teacher_forced']:.2f}) | {s['max_decode_s']:.2f} |"

@@ -27,13 +27,14 @@ class ImageResult:
     bytes: int
     bpp: float  # real: the whole .vqz file
     ideal_bpp: float  # sum of -log2 p under the priors, per pixel
-    payload_bits: int
-    streams: int  # range-coded streams (tiles x maps)
+    payload_bits: int  # the code maps' streams
+    refine_bits: int  # the refinement layer's streams
+    streams: int  # range-coded streams of the maps (tiles x maps)
     ideal_bits: float
     overhead_pct: float  # payload over ideal, in percent
     psnr: float
     encode_s: float
-    decode_s: float  # the whole decode: parse, both priors + range decoding, CRC, synthesis
+    decode_s: float  # the whole decode: parse, priors + range decoding, CRC, synthesis, refinement
     prior_decode_s: float  # the autoregressive part alone: parse, priors + range decoding, CRC
     teacher_forced_s: float  # one teacher-forced pass of both priors (compute lower bound)
     teacher_forced_bits: float  # cross-entropy of the indices under that full-map pass
@@ -52,12 +53,14 @@ def teacher_forced_pass(model: str | None, maps: list) -> tuple[float, float]:
     return time.perf_counter() - start, bits
 
 
-def measure(path: Path, model: str | None = None) -> ImageResult:
+def measure(path: Path, model: str | None = None, quality: int | None = None) -> ImageResult:
+    """One image through the codec at a model (alone) or a quality level (neither: the default
+    level): sizes, PSNR, times, and one teacher-forced pass over its maps."""
     rgb, _ = to_rgb(path)
     height, width = rgb.shape[:2]
-    load_codec(model)  # load outside the timed region
+    load_codec(model, quality)  # load outside the timed region
     start = time.perf_counter()
-    result = compress_image(rgb, model=model)
+    result = compress_image(rgb, model=model, quality=quality)
     encode_s = time.perf_counter() - start
     start = time.perf_counter()
     decoded = np.asarray(decompress(result.data).convert("RGB"))
@@ -67,7 +70,7 @@ def measure(path: Path, model: str | None = None) -> ImageResult:
     prior_decode_s = time.perf_counter() - start
     pixels = width * height
     payload_bits = 8 * result.payload_bytes
-    tf_seconds, tf_bits = teacher_forced_pass(model, maps)
+    tf_seconds, tf_bits = teacher_forced_pass(result.model, maps)
     return ImageResult(
         name=path.name,
         width=width,
@@ -76,6 +79,7 @@ def measure(path: Path, model: str | None = None) -> ImageResult:
         bpp=result.bpp,
         ideal_bpp=result.ideal_bits / pixels,
         payload_bits=payload_bits,
+        refine_bits=8 * result.refine_bytes,
         streams=result.streams,
         ideal_bits=result.ideal_bits,
         overhead_pct=100 * (payload_bits / result.ideal_bits - 1),
