@@ -10,10 +10,11 @@ bounded whatever the image size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -98,6 +99,16 @@ def _windows(length: int, step: int) -> list[tuple[int, int]]:
     return [(a, min(a + step, length)) for a in range(0, length, step)]
 
 
+class _Window(NamedTuple):
+    pixels: torch.Tensor  # the interior and its context
+    y0: int  # the interior, in padded-image pixels
+    y1: int
+    x0: int
+    x1: int
+    a0: int  # where `pixels` starts
+    b0: int
+
+
 @dataclass
 class Codec:
     entry: zoo.ZooEntry
@@ -133,25 +144,42 @@ class Codec:
 
     # ---- pixels <-> maps ------------------------------------------------------------------------
 
-    @torch.no_grad()
-    def analyse(self, rgb: np.ndarray) -> list[torch.Tensor]:
-        """H x W x 3 uint8 -> code maps (int64), coarsest first; in overlapping windows."""
+    def _input(self, rgb: np.ndarray) -> torch.Tensor:
+        """H x W x 3 uint8 -> (1, 3, H', W') float in [0, 1], edge-padded to the model's
+        alignment."""
         height, width = rgb.shape[:2]
         x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255.0
         align = self.cfg.vqvae.align
-        x = F.pad(x, (0, -width % align, 0, -height % align), mode="replicate")
+        return F.pad(x, (0, -width % align, 0, -height % align), mode="replicate")
+
+    @staticmethod
+    def _analysis_windows(x: torch.Tensor) -> Iterator[_Window]:
+        """The WINDOW_PX interiors tiling the padded image, each with ANALYSIS_HALO_PX of
+        context around it (the one window loop of `analyse` and `latents`)."""
         ph, pw = x.shape[-2:]
-        scales = [2 * self.cfg.vqvae.stride, self.cfg.vqvae.stride]
-        maps = [torch.empty(ph // s, pw // s, dtype=torch.long) for s in scales]
         for y0, y1 in _windows(ph, WINDOW_PX):
             for x0, x1 in _windows(pw, WINDOW_PX):
                 a0, a1 = max(0, y0 - ANALYSIS_HALO_PX), min(ph, y1 + ANALYSIS_HALO_PX)
                 b0, b1 = max(0, x0 - ANALYSIS_HALO_PX), min(pw, x1 + ANALYSIS_HALO_PX)
-                found = self.model.vqvae.encode(x[..., a0:a1, b0:b1])
-                for m, part, s in zip(maps, found, scales, strict=True):
-                    m[y0 // s : y1 // s, x0 // s : x1 // s] = part[
-                        0, (y0 - a0) // s : (y1 - a0) // s, (x0 - b0) // s : (x1 - b0) // s
-                    ]
+                yield _Window(x[..., a0:a1, b0:b1], y0, y1, x0, x1, a0, b0)
+
+    def _strides(self) -> list[int]:
+        """Pixels per code of every map, coarsest first."""
+        return [2 * self.cfg.vqvae.stride, self.cfg.vqvae.stride]
+
+    @torch.no_grad()
+    def analyse(self, rgb: np.ndarray) -> list[torch.Tensor]:
+        """H x W x 3 uint8 -> code maps (int64), coarsest first; in overlapping windows."""
+        x = self._input(rgb)
+        ph, pw = x.shape[-2:]
+        scales = self._strides()
+        maps = [torch.empty(ph // s, pw // s, dtype=torch.long) for s in scales]
+        for window, y0, y1, x0, x1, a0, b0 in self._analysis_windows(x):
+            found = self.model.vqvae.encode(window)
+            for m, part, s in zip(maps, found, scales, strict=True):
+                m[y0 // s : y1 // s, x0 // s : x1 // s] = part[
+                    0, (y0 - a0) // s : (y1 - a0) // s, (x0 - b0) // s : (x1 - b0) // s
+                ]
         return maps
 
     @torch.no_grad()
@@ -162,36 +190,34 @@ class Codec:
         indices chosen for the coarser maps; in the same windows as `analyse`. With `nearest`,
         their nearest codewords' indices (H, W) instead, window by window (a fraction of the
         memory: the latents of a whole 4096 x 4096 bottom map take 268 MB)."""
-        height, width = rgb.shape[:2]
-        x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255.0
-        align = self.cfg.vqvae.align
-        x = F.pad(x, (0, -width % align, 0, -height % align), mode="replicate")
+        x = self._input(rgb)
         ph, pw = x.shape[-2:]
         vqvae, level = self.model.vqvae, len(coarser)
-        s = (2 * self.cfg.vqvae.stride, self.cfg.vqvae.stride)[level]
-        quantizer = (vqvae.quant_top, vqvae.quant_bottom)[level]
+        s = self._strides()[level]
+        quantizer = self.quantizers()[level]
         if nearest:
             out = torch.empty(ph // s, pw // s, dtype=torch.long)
         else:
             out = torch.empty(ph // s, pw // s, self.cfg.vqvae.embed_dim)
-        for y0, y1 in _windows(ph, WINDOW_PX):
-            for x0, x1 in _windows(pw, WINDOW_PX):
-                a0, a1 = max(0, y0 - ANALYSIS_HALO_PX), min(ph, y1 + ANALYSIS_HALO_PX)
-                b0, b1 = max(0, x0 - ANALYSIS_HALO_PX), min(pw, x1 + ANALYSIS_HALO_PX)
-                h_bottom, z = vqvae.top_latents(x[..., a0:a1, b0:b1])
-                if level == 1:
-                    t = 2 * s  # pixels per top code
-                    top = coarser[0][None, a0 // t : a1 // t, b0 // t : b1 // t]
-                    z = vqvae.bottom_latents(h_bottom, vqvae.quant_top.lookup(top))
-                z = z[..., (y0 - a0) // s : (y1 - a0) // s, (x0 - b0) // s : (x1 - b0) // s]
-                found = quantizer.indices(z)[0] if nearest else z[0].permute(1, 2, 0)
-                out[y0 // s : y1 // s, x0 // s : x1 // s] = found
+        for window, y0, y1, x0, x1, a0, b0 in self._analysis_windows(x):
+            h_bottom, z = vqvae.top_latents(window)
+            if level == 1:
+                t = self._strides()[0]
+                a1, b1 = a0 + window.shape[-2], b0 + window.shape[-1]
+                top = coarser[0][None, a0 // t : a1 // t, b0 // t : b1 // t]
+                z = vqvae.bottom_latents(h_bottom, vqvae.quant_top.lookup(top))
+            z = z[..., (y0 - a0) // s : (y1 - a0) // s, (x0 - b0) // s : (x1 - b0) // s]
+            found = quantizer.indices(z)[0] if nearest else z[0].permute(1, 2, 0)
+            out[y0 // s : y1 // s, x0 // s : x1 // s] = found
         return out
+
+    def quantizers(self) -> list[nn.Module]:
+        """The vector quantizer of every map, coarsest first."""
+        return [self.model.vqvae.quant_top, self.model.vqvae.quant_bottom]
 
     def codebooks(self) -> list[torch.Tensor]:
         """(K, D) codewords of every map, coarsest first."""
-        vqvae = self.model.vqvae
-        return [vqvae.quant_top.codebook, vqvae.quant_bottom.codebook]
+        return [q.codebook for q in self.quantizers()]
 
     @torch.no_grad()
     def synthesize(self, maps: list[torch.Tensor], width: int, height: int) -> np.ndarray:
