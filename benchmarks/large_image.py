@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vqcodec import zoo
 from vqcodec.envinfo import environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,9 +98,11 @@ def run(direction: str, src: Path, dst: Path, quality: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--quality", type=int, default=3)
+    parser.add_argument("--quality", type=int, default=None, help="[default: the default level]")
     parser.add_argument("--side", type=int, default=4096)
     args = parser.parse_args()
+    if args.quality is None:
+        args.quality = zoo.default_preset().quality
     report: dict = {"env": environment(), "quality": args.quality, "images": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (w, h) in {"kodak_size": (768, 512), "large": (args.side, args.side)}.items():
