@@ -1,7 +1,7 @@
 """The refinement layer: what the VQ-VAE's reconstruction missed, transform-coded on top of it.
 
 The code maps fix a base image x_hat; the residual x - x_hat is what is left. Measured on
-held-out training images (docs/DESIGN.md, "Refinement layer"), coding that residual costs far
+held-out training images (docs/DESIGN.md, section 3c), coding that residual costs far
 fewer bits per dB than the next VQ-VAE model up the ladder, so one small model plus a
 refinement reaches every rate from its own up to 1+ bpp, continuously (the quantizer step).
 
