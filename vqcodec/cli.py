@@ -420,7 +420,7 @@ def _csv(value: str | None) -> list[str]:
 @click.option(
     "--anchor-names",
     show_default=True,
-    default="jpeg,webp,bpg_444_x265_ycbcr,vtm,paper-bmshj2018-hyperprior",
+    default="jpeg,webp,bpg_444_x265_ycbcr,vtm,paper-bmshj2018-factorized,paper-bmshj2018-hyperprior",
     help="Which kodak__<name>.json files of --anchors to use ('all': every file).",
 )
 @click.option("--json", "json_out", type=_PATH, help="vqcodec results JSON (baselines beside).")
