@@ -91,7 +91,8 @@ def card_table() -> str:
     by_level = {m["setting"]: m for m in vq["models"]}
     lines = [
         f"Kodak, {vq['images_count']} images, real file sizes (`benchmarks/results/kodak/`, "
-        f"commit {vq['env']['commit']}; decode seconds on {vq['env']['cpu']}, 1 torch thread):",
+        f"commit {vq['env']['commit']}; decode seconds on {vq['env']['cpu']}, two images at "
+        "a time on 2 cores (`--jobs 2`); one at a time, the README's speed table):",
         "",
         "| quality | model (id) | rate weights | refinement step | bpp (file) | PSNR RGB "
         "| MS-SSIM | decode s |",
