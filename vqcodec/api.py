@@ -90,7 +90,7 @@ def _check_refine_step(step: object, bpp: object, max_bytes: object) -> None:
         return
     if bpp is not None or max_bytes is not None:
         raise InputTypeError("a rate target picks the refinement step: give it without one")
-    low, high = refine.MIN_STEP_Q / refine.STEP_UNITS, refine.MAX_STEP_Q / refine.STEP_UNITS
+    low, high = refine.STEP_RANGE
     if (
         not isinstance(step, int | float)
         or isinstance(step, bool)
@@ -309,8 +309,6 @@ def decompress(source: VqzSource) -> Image.Image:
     header = parsed.header
     rgb = codec.synthesize(maps, header.width, header.height)
     if header.refine_step:
-        if not refine.MIN_STEP_Q <= header.refine_step <= refine.MAX_STEP_Q:
-            raise CorruptStreamError(f"invalid refinement step {header.refine_step} in .vqz header")
         layer = refine.Refinement(header.refine_step, parsed.refinement)
         rgb = refine.decode(rgb, layer, channels_of(header.colour))
     return to_image(rgb, header.colour)

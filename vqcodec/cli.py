@@ -291,8 +291,11 @@ def encode(
         raise click.UsageError("--bpp and --size choose the model: give them without --quality")
     if refine_step is not None and (bpp is not None or max_bytes is not None):
         raise click.UsageError("--bpp and --size choose the refinement: give no --refine-step")
-    if refine_step is not None and refine_step and not 1 <= refine_step <= 1023.75:
-        raise click.UsageError("--refine-step must be 0 or in 1..1023.75")
+    from vqcodec.refine import STEP_RANGE
+
+    low, high = STEP_RANGE
+    if refine_step and not low <= refine_step <= high:
+        raise click.UsageError(f"--refine-step must be 0 or in {low:g}..{high:g}")
     output = output or (STDIO if _is_stdio(image) else image.with_suffix(".vqz"))
     _check_output(output, force, image)
     with _native_stderr_muted():

@@ -224,7 +224,7 @@ class Codec:
         """Code maps -> H x W x 3 uint8, cropped to the original size; in overlapping windows
         (each window sees SYNTHESIS_HALO_PX of context on every side, so no seam appears)."""
         top, bottom = maps
-        s = 2 * self.cfg.vqvae.stride  # pixels per top code
+        s = self._strides()[0]  # pixels per top code
         win, halo = WINDOW_PX // s, SYNTHESIS_HALO_PX // s  # in top codes
         th, tw = top.shape
         out = np.empty((th * s, tw * s, 3), np.uint8)

@@ -40,6 +40,7 @@ BLOCK = 8
 STRIPE_BLOCKS = 64  # block rows per stripe: 512 pixel rows
 STEP_UNITS = 4  # the header stores the step in quarters
 MIN_STEP_Q, MAX_STEP_Q = 4, 4095  # steps from 1.0 to 1023.75 (DCT units of 8-bit pixels)
+STEP_RANGE = (MIN_STEP_Q / STEP_UNITS, MAX_STEP_Q / STEP_UNITS)  # the same, as steps
 ESCAPE = 15  # magnitudes coded as symbols: 0..ESCAPE (ESCAPE: "this or more")
 SYMBOLS = 2 * ESCAPE + 1  # q + ESCAPE for q in [-ESCAPE, ESCAPE]
 BAND_GROUPS = np.array([1, 2, 3, 4, 6, 8, 10, 13, 15, 21, 28, 36, 45, 64])  # zigzag upper ends
@@ -84,8 +85,7 @@ def step_q(step: float) -> int:
     """A quantizer step as the header stores it; ValueError outside the format's range."""
     q = round(step * STEP_UNITS)
     if not MIN_STEP_Q <= q <= MAX_STEP_Q:
-        low, high = MIN_STEP_Q / STEP_UNITS, MAX_STEP_Q / STEP_UNITS
-        raise ValueError(f"refinement step {step} is outside {low}..{high}")
+        raise ValueError(f"refinement step {step} is outside {STEP_RANGE[0]}..{STEP_RANGE[1]}")
     return q
 
 
@@ -441,6 +441,8 @@ def encode(
 
 def decode(base: np.ndarray, refinement: Refinement, channels: int) -> np.ndarray:
     """Inverse of `encode`: the refined H x W x 3 uint8 image."""
+    if not MIN_STEP_Q <= refinement.step_q <= MAX_STEP_Q:
+        raise CorruptStreamError(f"invalid refinement step {refinement.step_q} in .vqz header")
     parts = stripes(base.shape[0])
     if len(refinement.streams) != len(parts):
         raise CorruptStreamError(
