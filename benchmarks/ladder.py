@@ -95,7 +95,7 @@ def measure(data: Path, count: int) -> tuple[dict, list[str], list[dict]]:
             found = _encode(rgb, COLOUR_RGB, load_codec(name), DEFAULT_TILE, weights)
             for step in (None, *STEPS):
                 compressed, image = found.refined(step)
-                psnr = psnr_rgb(rgb, found.base if image is None else image)
+                psnr = psnr_rgb(rgb, image)
                 sums.setdefault((name, weights, step), []).append((compressed.bpp, psnr))
     points = [
         {"model": name, "rate_weights": list(w), "refine_step": step,

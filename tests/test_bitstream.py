@@ -13,14 +13,17 @@ V2 = Header(model_id=3, fingerprint=0xDEADBEEF, colour=bitstream.COLOUR_RGB, wid
             height=512, tile=32, lengths=((5, 7), (1, 0)), version=2)  # fmt: skip
 REFINED = Header(model_id=2, fingerprint=0xCAFE, colour=bitstream.COLOUR_RGB, width=768,
                  height=1100, tile=32, lengths=((5, 7),), refine_step=160,
-                 refine_lengths=(40, 0, 3))  # fmt: skip
+                 refine_lengths=(40, 0, 3), filter_length=9)  # fmt: skip
+V3 = Header(model_id=2, fingerprint=0xCAFE, colour=bitstream.COLOUR_RGB, width=768,
+            height=1100, tile=32, lengths=((5, 7),), refine_step=160, refine_lengths=(40, 0, 3),
+            version=3)  # fmt: skip
 V1 = Header(model_id=1, fingerprint=0x12345678, colour=bitstream.COLOUR_RGB, width=96,
             height=64, tile=0, lengths=((5, 7),), arithmetic=bitstream.ARITHMETIC_FLOAT,
             version=1)  # fmt: skip
 
 
-ALL = [HEADER, REFINED, V2, V1]
-IDS = ["v3", "v3-refined", "v2", "v1"]
+ALL = [HEADER, REFINED, V3, V2, V1]
+IDS = ["v4", "v4-refined-filtered", "v3-refined", "v2", "v1"]
 
 
 def streams_of(header: Header) -> list[list[bytes]]:
@@ -32,8 +35,14 @@ def refinement_of(header: Header) -> list[bytes]:
     return [bytes([97 + s]) * n for s, n in enumerate(header.refine_lengths)]
 
 
+def filter_of(header: Header) -> bytes:
+    return b"f" * header.filter_length
+
+
 def packed(header: Header = HEADER) -> bytes:
-    return bitstream.pack(header, streams_of(header), 1234, refinement_of(header))
+    return bitstream.pack(
+        header, streams_of(header), 1234, refinement_of(header), filter_of(header)
+    )
 
 
 @pytest.mark.parametrize("header", ALL, ids=IDS)
@@ -42,33 +51,37 @@ def test_roundtrip(header):
     assert parsed.header == header
     assert (parsed.streams, parsed.crc) == (streams_of(header), 1234)
     assert parsed.refinement == refinement_of(header)
+    assert parsed.filter_stream == filter_of(header)
+    assert parsed.layers == [*refinement_of(header), filter_of(header)]
 
 
 def test_refinement_lengths_must_match_the_streams():
     with pytest.raises(ValueError, match="refinement"):
         bitstream.pack(REFINED, streams_of(REFINED), 1234, [b"x"])
+    with pytest.raises(ValueError, match="filter"):
+        bitstream.pack(REFINED, streams_of(REFINED), 1234, refinement_of(REFINED), b"x")
 
 
 def test_refinement_stripe_count_is_bounded():
     data = packed(REFINED)
     end = bitstream.unpack_header(data)[1] - 6
-    stripes_at = end - 1 - 3  # varints: stripes (3), lengths 40, 0, 3
+    stripes_at = end - 1 - 3 - 1  # varints: stripes (3), lengths 40, 0, 3, filter 9
     assert data[stripes_at] == 3
     with pytest.raises(FormatError, match="refinement stripes"):
         bitstream.unpack(_refield(data, stripes_at, 0))
 
 
-def test_crc_covers_the_refinement():
+def test_crc_covers_the_refinement_and_the_filter():
     assert bitstream.crc_of(b"h", b"i", [b"r"]) != bitstream.crc_of(b"h", b"i", [b"s"])
     assert bitstream.crc_of(b"h", b"i") == bitstream.crc_of(b"h", b"i", [])
 
 
 def test_header_is_compact_and_names_its_arithmetic():
     data = packed()
-    assert data[3] == 3  # version
+    assert data[3] == 4  # version
     assert data[11:13] == bytes([bitstream.ARITHMETIC_INT8_PRIOR, bitstream.CODER_RANGE_2_23])
     payload = sum(sum(t) for t in HEADER.lengths)
-    assert len(data) - payload <= 40  # six streams of a Kodak-sized image
+    assert len(data) - payload <= 41  # six streams of a Kodak-sized image
 
 
 @pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 16383, 16384, 2**32 - 1])
@@ -168,10 +181,11 @@ def five_byte_varint(v: int) -> bytes:
 def test_the_longest_header_is_within_max_header_bytes():
     """Every varint spelled with 5 bytes and the most streams and stripes the parser accepts."""
     maps, tiles, stripes = 2, bitstream.MAX_STREAMS // 2, bitstream.MAX_STRIPES
-    fields = bitstream._FIXED.pack(b"VQZ", 3, 1, 2, 0) + bytes([1, 1])
+    fields = bitstream._FIXED.pack(b"VQZ", 4, 1, 2, 0) + bytes([1, 1])
     fields += b"".join(five_byte_varint(v) for v in (4, 4, 4, maps, tiles))
     fields += five_byte_varint(0) * (maps * tiles)
     fields += five_byte_varint(8) + five_byte_varint(stripes) + five_byte_varint(0) * stripes
+    fields += five_byte_varint(0)  # filter length
     longest = fields + struct.pack("<HI", bitstream.header_check(fields), 0)
     assert len(longest) == bitstream.MAX_HEADER_BYTES
     header, size = bitstream.unpack_header(longest)

@@ -11,6 +11,10 @@ refinement layer at step 24, by `python -m tests.test_golden --write-v3`. Its in
 refinement's integer coefficients are pinned by sha256; its pixels (float synthesis plus a float
 inverse DCT) to +-2 levels.
 
+Format 4: `tests/data/golden_v4_filtered.vqz`, the same crop, model and step with the restoration
+filter the encoder chose for it, by `python -m tests.test_golden --write-v4`. Indices and
+coefficients are pinned as in format 3, the filter's integer weights exactly; pixels to +-2.
+
 Format 1: `tests/data/golden_v1.vqz` (model id 1, from the same crop) was written on an AMD EPYC;
 its float prior is machine-bound, so it decodes to its pinned pixels only where the float
 arithmetic matches the writer's, and elsewhere fails with the one-line portability error (this
@@ -29,7 +33,7 @@ import pytest
 from PIL import Image
 
 import vqcodec
-from vqcodec import bitstream, legacy_v1, refine, zoo
+from vqcodec import bitstream, legacy_v1, refine, restore, zoo
 from vqcodec.api import decode_indices, load_codec
 from vqcodec.codec import index_bytes
 from vqcodec.errors import CorruptStreamError
@@ -142,6 +146,36 @@ def write_golden_v3() -> None:
     print("coefficients", hashlib.sha256(coefficients).hexdigest())
 
 
+GOLDEN_V4 = DATA / "golden_v4_filtered.vqz"
+V4_FILTER = (  # one filter per channel (none per class on so small an image)
+    ((0, 0, 6, -15, 25, 15, -4, -2, 4, -7, 11, 1, 9),),
+    ((3, 3, 0, 3, 5, 5, 8, -5, 4, 6, 11, 18, 3),),
+    ((4, 1, -2, 8, 8, 11, 5, -10, -3, 6, 11, 19, 1),),
+)
+
+
+def test_golden_v4_decodes_to_its_indices_coefficients_filter_and_pixels():
+    data = GOLDEN_V4.read_bytes()
+    header, codec, maps = decode_indices(data)
+    assert (header.version, header.refine_step, codec.entry.name) == (4, 96, V3_MODEL)
+    assert hashlib.sha256(index_bytes(maps)).hexdigest() == V3_SHA256["indices"]
+    coefficients = v3_coefficients(data).astype("<i4").tobytes()
+    assert hashlib.sha256(coefficients).hexdigest() == V3_SHA256["coefficients"]
+    filt = restore.decode(bitstream.unpack(data).filter_stream, 3)
+    assert filt.weights == V4_FILTER
+    pixels = np.asarray(vqcodec.decompress(data)).astype(int)
+    expected = np.asarray(Image.open(GOLDEN_V4.with_suffix(".png"))).astype(int)
+    assert pixels.shape == expected.shape and np.abs(pixels - expected).max() <= 2
+
+
+def write_golden_v4() -> None:
+    """Write the format 4 golden file (once, when format 4 was introduced)."""
+    data = vqcodec.compress_image(golden_crop(), model=V3_MODEL, tile=4, refine_step=V3_STEP).data
+    GOLDEN_V4.write_bytes(data)
+    vqcodec.decompress(data).save(GOLDEN_V4.with_suffix(".png"))
+    print("filter", restore.decode(bitstream.unpack(data).filter_stream, 3).weights)
+
+
 def write_goldens() -> None:
     """Write the format 2 golden files (run once, when format 2 was introduced)."""
     crop = golden_crop()
@@ -157,3 +191,5 @@ if __name__ == "__main__" and "--write" in sys.argv:
     write_goldens()
 if __name__ == "__main__" and "--write-v3" in sys.argv:
     write_golden_v3()
+if __name__ == "__main__" and "--write-v4" in sys.argv:
+    write_golden_v4()

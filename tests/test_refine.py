@@ -72,15 +72,18 @@ def test_image_roundtrip_over_several_stripes():
     rgb = photo(1100, 40, seed=3)  # three stripes
     base = np.clip(rgb.astype(int) + np.random.default_rng(0).integers(-9, 10, rgb.shape),
                    0, 255).astype(np.uint8)  # fmt: skip
-    layer, out = refine.encode(rgb, base, 6.0, 3)
+    layer, out, nonzero = refine.encode(rgb, base, 6.0, 3)
     assert len(layer.streams) == len(refine.stripes(1100)) == 3
-    np.testing.assert_array_equal(refine.decode(base, layer, 3), out)
+    decoded, decoded_nonzero = refine.decode(base, layer, 3)
+    np.testing.assert_array_equal(decoded, out)
+    np.testing.assert_array_equal(decoded_nonzero, nonzero)
+    assert nonzero.shape == (3, -(-1100 // 8), 5) and nonzero.max() > 0
     assert np.abs(out.astype(int) - rgb).mean() < np.abs(base.astype(int) - rgb).mean()
 
 
 def test_a_stripe_count_that_disagrees_with_the_size_is_corrupt():
     base = np.zeros((16, 16, 3), np.uint8)
-    layer, _ = refine.encode(base, base, 8.0, 3)
+    layer, _, _ = refine.encode(base, base, 8.0, 3)
     with pytest.raises(CorruptStreamError, match="stripes"):
         refine.decode(base, refine.Refinement(layer.step_q, layer.streams * 2), 3)
 
@@ -100,7 +103,7 @@ def test_refinement_raises_psnr_and_rate_and_decodes_exactly():
     error = [np.abs(np.asarray(decompress(c.data)).astype(int) - rgb).mean()
              for c in (plain, refined)]  # fmt: skip
     assert error[1] < error[0]
-    assert info(refined.data)["refine_step"] == 12 and info(refined.data)["format_version"] == 3
+    assert info(refined.data)["refine_step"] == 12 and info(refined.data)["format_version"] == 4
 
 
 def test_grayscale_refines_luma_only():

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vqcodec import bitstream, legacy_v1, refine, zoo
+from vqcodec import bitstream, legacy_v1, refine, restore, zoo
 from vqcodec.codec import DEFAULT_TILE, Codec, EncodedImage, index_bytes
 from vqcodec.errors import CorruptStreamError, InputTypeError, ModelError
 from vqcodec.image_io import ImageLike, to_image, to_rgb
@@ -48,6 +48,7 @@ class Compressed:
     rate_weights: tuple[float, ...]  # the rate-aware choice's weight per map (coarsest first)
     refine_step: float | None = None  # the refinement layer's quantizer step (None: no layer)
     refine_bytes: int = 0  # bytes of the refinement streams
+    filter_bytes: int = 0  # bytes of the restoration filter
 
     @property
     def bpp(self) -> float:
@@ -124,17 +125,22 @@ class Encoded:
         """The decoder's image from the maps alone (H x W x 3 uint8)."""
         return self.codec.synthesize(self.maps, self.rgb.shape[1], self.rgb.shape[0])
 
-    def refined(self, step: float | None) -> tuple[Compressed, np.ndarray | None]:
-        """The file with a refinement layer at `step` (None: none), and the refined image the
-        decoder will produce (None without refinement)."""
-        layer, out = None, None
+    def refined(self, step: float | None) -> tuple[Compressed, np.ndarray]:
+        """The file with a refinement layer at `step` (None: none) and a restoration filter
+        where it pays (`vqcodec.restore`), and the image the decoder will produce."""
+        height, width = self.rgb.shape[:2]
+        channels = channels_of(self.colour)
+        layer, out, classes = None, self.base, restore.unrefined_classes(channels, height, width)
         if step is not None:
-            layer, out = refine.encode(self.rgb, self.base, step, channels_of(self.colour))
-        return self._file(layer), out
+            layer, out, nonzero = refine.encode(self.rgb, self.base, step, channels)
+            classes = restore.activity_classes(nonzero, height, width)
+        filt = restore.fit(self.rgb, out, classes, restore.trade(step))
+        return self._file(layer, filt), restore.apply(out, filt, classes)
 
-    def _file(self, layer: refine.Refinement | None) -> Compressed:
+    def _file(self, layer: refine.Refinement | None, filt: restore.Filter) -> Compressed:
         height, width = self.rgb.shape[:2]
         streams, extra = self.image.streams, layer.streams if layer else []
+        filter_stream = restore.encode(filt)
         header = bitstream.Header(
             model_id=self.codec.entry.model_id,
             fingerprint=self.codec.entry.fingerprint,
@@ -145,9 +151,11 @@ class Encoded:
             lengths=tuple(tuple(len(s) for s in t) for t in streams),
             refine_step=layer.step_q if layer else 0,
             refine_lengths=tuple(len(s) for s in extra),
+            filter_length=len(filter_stream),
         )
-        crc = bitstream.crc_of(header.pack_fields(), index_bytes(self.maps), extra)
-        data = bitstream.pack(header, streams, crc, extra)
+        layers = [*extra, filter_stream]
+        crc = bitstream.crc_of(header.pack_fields(), index_bytes(self.maps), layers)
+        data = bitstream.pack(header, streams, crc, extra, filter_stream)
         refine_bytes = sum(len(s) for s in extra)
         return Compressed(
             data,
@@ -160,6 +168,7 @@ class Encoded:
             self.rate_weights,
             layer.step if layer else None,
             refine_bytes,
+            len(filter_stream),
         )
 
 
@@ -190,8 +199,7 @@ def _compress_to_budget(
         return Trial(weights[-1], len(found.refined(None)[0].data), found)
 
     def refined(found: Encoded, step: float | None) -> _Candidate:
-        compressed, image = found.refined(step)
-        return _Candidate(compressed, found.base if image is None else image)
+        return _Candidate(*found.refined(step))
 
     def fill(codec: Codec, base: Trial[Encoded]) -> _Candidate:
         found = base.result
@@ -289,7 +297,7 @@ def _decode(data: bytes) -> tuple[bitstream.Parsed, Codec, list[torch.Tensor]]:
     if header.version == 1:
         return parsed, codec, legacy_v1.decode_maps(codec, parsed)
     maps = codec.decode_maps(parsed.streams, header.width, header.height, header.tile)
-    crc = bitstream.crc_of(parsed.header_fields, index_bytes(maps), parsed.refinement)
+    crc = bitstream.crc_of(parsed.header_fields, index_bytes(maps), parsed.layers)
     if crc != parsed.crc:
         raise CorruptStreamError("corrupt .vqz payload (CRC mismatch)")
     return parsed, codec, maps
@@ -308,9 +316,14 @@ def decompress(source: VqzSource) -> Image.Image:
     parsed, codec, maps = _decode(read_vqz(source))
     header = parsed.header
     rgb = codec.synthesize(maps, header.width, header.height)
+    channels = channels_of(header.colour)
+    classes = restore.unrefined_classes(channels, header.height, header.width)
     if header.refine_step:
         layer = refine.Refinement(header.refine_step, parsed.refinement)
-        rgb = refine.decode(rgb, layer, channels_of(header.colour))
+        rgb, nonzero = refine.decode(rgb, layer, channels)
+        classes = restore.activity_classes(nonzero, header.height, header.width)
+    if parsed.filter_stream:
+        rgb = restore.apply(rgb, restore.decode(parsed.filter_stream, channels), classes)
     return to_image(rgb, header.colour)
 
 
@@ -336,6 +349,7 @@ def info(source: VqzSource) -> dict[str, object]:
         "tiles": len(h.lengths),
         "refine_step": h.refine_step / refine.STEP_UNITS if h.refine_step else None,
         "refine_bytes": sum(h.refine_lengths),
+        "filter_bytes": h.filter_length,
         "header_bytes": header_bytes,
         "stream_bytes": [n for tile in h.lengths for n in tile],
         "total_bytes": total_bytes,

@@ -1,12 +1,12 @@
 """The .vqz container: pack and unpack, with typed errors. No torch, no model code.
 
-Format 3 (written by this version; all integers little-endian, "varint" is unsigned LEB128 of at
+Format 4 (written by this version; all integers little-endian, "varint" is unsigned LEB128 of at
 most 5 bytes):
 
 | size      | field        | meaning                                                           |
 |-----------|--------------|-------------------------------------------------------------------|
 | 3         | magic        | b"VQZ"                                                            |
-| 1         | version      | 3                                                                 |
+| 1         | version      | 4                                                                 |
 | 2         | model_id     | zoo id of the model that wrote the file (append-only registry)   |
 | 4         | fingerprint  | 4 bytes of the sha256 over that model's weights, config and       |
 |           |              | integer prior                                                     |
@@ -24,16 +24,21 @@ most 5 bytes):
 | varint    | refine_step  | refinement quantizer step in quarters (`vqcodec.refine`); 0: none |
 | varint    | stripes      | only if refine_step > 0: refinement streams (one per stripe)      |
 | varint x  | refine_len   | only if refine_step > 0: bytes of each refinement stream          |
+| varint    | filter_len   | bytes of the restoration filter stream (`vqcodec.restore`); 0: no |
+|           |              | filter                                                            |
 | 2         | header_check | low 16 bits of the CRC-32 of the header bytes before it           |
 | 4         | crc32        | CRC-32 of the header bytes before header_check + the decoded      |
 |           |              | indices (whole maps, coarsest first, raster, uint16 LE) + the     |
-|           |              | refinement streams                                                |
+|           |              | refinement streams + the filter stream                            |
 | ...       | streams      | range-coded streams in the order of `lengths` (trailing zero     |
-|           |              | bytes of each dropped), then the refinement streams               |
+|           |              | bytes of each dropped), then the refinement streams, then the     |
+|           |              | filter stream                                                     |
 
 The file ends exactly after the last stream: anything else is an error. header_check rejects a
 damaged header before any decoding work; the CRC-32 covers header, indices and refinement, so
 damage anywhere cannot turn into a silently different image.
+
+Format 3 (read only): format 4 without filter_len and the filter stream.
 
 Format 2 (read only): format 3 without the refinement fields, its CRC without refinement.
 
@@ -58,15 +63,15 @@ from dataclasses import dataclass
 from vqcodec.errors import CorruptStreamError, FormatError
 
 MAGIC = b"VQZ"
-VERSION = 3
-READABLE = (1, 2, 3)
+VERSION = 4
+READABLE = (1, 2, 3, 4)
 MAX_SIDE = 16384
 MAX_PIXELS = 1 << 24  # 16.7 Mpx (4096 x 4096); larger images are refused before allocation
 MIN_TILE = 4  # coarsest-map codes per tile side (or 0: one tile)
 MAX_MAPS = 8
 MAX_STREAMS = 1 << 17  # tiles x maps: 4096 x 4096 at stride 2 in the smallest tiles is 2^17
 MAX_STRIPES = 64  # refinement stripes: 16384 rows in stripes of 512 take 32
-MAX_HEADER_BYTES = 11 + 2 + 5 * 7 + 5 * (MAX_STREAMS + MAX_STRIPES) + 6  # varints at 5 bytes
+MAX_HEADER_BYTES = 11 + 2 + 5 * 8 + 5 * (MAX_STREAMS + MAX_STRIPES) + 6  # varints at 5 bytes
 
 COLOUR_RGB = 0
 COLOUR_GRAY = 1
@@ -97,6 +102,7 @@ class Header:
     version: int = VERSION
     refine_step: int = 0  # refinement quantizer step in quarters; 0: no refinement (format 3)
     refine_lengths: tuple[int, ...] = ()  # bytes of each refinement stream
+    filter_length: int = 0  # bytes of the restoration filter stream; 0: none (format 4)
 
     @property
     def maps(self) -> int:
@@ -104,7 +110,8 @@ class Header:
 
     @property
     def payload_bytes(self) -> int:
-        return sum(n for tile in self.lengths for n in tile) + sum(self.refine_lengths)
+        maps = sum(n for tile in self.lengths for n in tile)
+        return maps + sum(self.refine_lengths) + self.filter_length
 
     def pack_fields(self) -> bytes:
         """The header bytes before the header check."""
@@ -121,6 +128,8 @@ class Header:
             flat.append(self.refine_step)
             if self.refine_step:
                 flat += [len(self.refine_lengths), *self.refine_lengths]
+        if self.version >= 4:
+            flat.append(self.filter_length)
         return fixed + b"".join(_varint(v) for v in (*counts, *flat))
 
 
@@ -179,9 +188,10 @@ def size_problem(width: int, height: int) -> str | None:
     return None
 
 
-def crc_of(header_fields: bytes, indices: bytes, refinement: list[bytes] | tuple = ()) -> int:
+def crc_of(header_fields: bytes, indices: bytes, layers: list[bytes] | tuple = ()) -> int:
+    """The payload CRC: header, decoded indices, then the refinement and filter streams."""
     crc = zlib.crc32(indices, zlib.crc32(header_fields))
-    for stream in refinement:
+    for stream in layers:
         crc = zlib.crc32(stream, crc)
     return crc
 
@@ -191,15 +201,22 @@ def header_check(header_fields: bytes) -> int:
 
 
 def pack(
-    header: Header, streams: list[list[bytes]], crc: int, refinement: list[bytes] | tuple = ()
+    header: Header,
+    streams: list[list[bytes]],
+    crc: int,
+    refinement: list[bytes] | tuple = (),
+    filter_stream: bytes = b"",
 ) -> bytes:
-    """Header + streams (per tile, per map) + refinement streams -> the .vqz bytes."""
+    """Header + streams (per tile, per map) + refinement streams + filter stream -> the .vqz
+    bytes."""
     if [[len(s) for s in tile] for tile in streams] != [list(t) for t in header.lengths]:
         raise ValueError("stream lengths disagree with the header")
     if [len(s) for s in refinement] != list(header.refine_lengths):
         raise ValueError("refinement lengths disagree with the header")
+    if len(filter_stream) != header.filter_length:
+        raise ValueError("filter length disagrees with the header")
     fields = header.pack_fields()
-    payload = b"".join(s for tile in streams for s in tile) + b"".join(refinement)
+    payload = b"".join(s for tile in streams for s in tile) + b"".join(refinement) + filter_stream
     return fields + struct.pack("<HI", header_check(fields), crc) + payload
 
 
@@ -210,6 +227,12 @@ class Parsed:
     crc: int
     streams: list[list[bytes]]  # per tile, per map (coarsest first)
     refinement: list[bytes]  # per stripe (format 3; empty without refinement)
+    filter_stream: bytes = b""  # the restoration filter (format 4; empty without one)
+
+    @property
+    def layers(self) -> list[bytes]:
+        """The streams after the code maps', in the order the CRC covers them."""
+        return [*self.refinement, self.filter_stream]
 
 
 def _read_fields(r: _Reader) -> Header:
@@ -254,8 +277,10 @@ def _read_fields(r: _Reader) -> Header:
             if not 1 <= stripes <= MAX_STRIPES:
                 raise FormatError(f"malformed .vqz header ({stripes} refinement stripes)")
             refine_lengths = tuple(r.varint() for _ in range(stripes))
+        filter_length = r.varint() if version >= 4 else 0
         header = Header(model_id, fingerprint, colour, width, height, tile, lengths,
-                        arithmetic, coder, version, refine_step, refine_lengths)  # fmt: skip
+                        arithmetic, coder, version, refine_step, refine_lengths,
+                        filter_length)  # fmt: skip
     if colour not in (COLOUR_RGB, COLOUR_GRAY):
         raise FormatError(f"unknown colour mode {colour} in .vqz header")
     return header
@@ -301,4 +326,4 @@ def unpack(data: bytes) -> Parsed:
     for n in header.refine_lengths:
         refinement.append(data[pos : pos + n])
         pos += n
-    return Parsed(header, header_fields, crc, streams, refinement)
+    return Parsed(header, header_fields, crc, streams, refinement, data[pos:end])

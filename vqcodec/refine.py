@@ -336,7 +336,7 @@ def encode_stripe(q: np.ndarray) -> bytes:
                     sent[cls] = True
                 encoder.encode(symbols[band, positions].astype(np.int32), models[members[cls]])
         excess = np.abs(q[..., band].reshape(-1)) - ESCAPE
-        _encode_excess(encoder, excess[excess >= 0])
+        encode_exp_golomb(encoder, excess[excess >= 0])
     return encoder.get_compressed().astype("<u4").tobytes().rstrip(b"\0")
 
 
@@ -357,8 +357,9 @@ def _by_class(classes: np.ndarray, subset: np.ndarray) -> list[tuple[int, np.nda
     return [(int(c), order[a:b]) for c, a, b in zip(present, starts, ends, strict=True)]
 
 
-def _encode_excess(encoder, excess: np.ndarray) -> None:
-    """Exp-Golomb: the bit length k of excess + 1 (categorical), then its k low bits."""
+def encode_exp_golomb(encoder, excess: np.ndarray) -> None:
+    """Exp-Golomb for integers 0 .. 2^(MAX_EXCESS_BITS - 1) - 2: the bit length k of
+    excess + 1 (categorical), then its k low bits."""
     if not len(excess):
         return
     value = excess.astype(np.int64) + 1
@@ -395,7 +396,7 @@ def decode_stripe(data: bytes, channels: int, bh: int, bw: int) -> np.ndarray:
             values -= ESCAPE
             escaped = np.flatnonzero(np.abs(values) == ESCAPE)
             if len(escaped):
-                excess = _decode_excess(decoder, len(escaped))
+                excess = decode_exp_golomb(decoder, len(escaped))
                 values[escaped] += np.sign(values[escaped]) * excess
             band_q = values.reshape(channels, bh, bw)
             q[..., band] = band_q
@@ -409,7 +410,8 @@ def decode_stripe(data: bytes, channels: int, bh: int, bw: int) -> np.ndarray:
     return q
 
 
-def _decode_excess(decoder, n: int) -> np.ndarray:
+def decode_exp_golomb(decoder, n: int) -> np.ndarray:
+    """Inverse of `encode_exp_golomb`: n integers."""
     k = decoder.decode(_EXCESS_BITS, n).astype(np.int64)
     value = np.ones(n, np.int64) << k
     for bits in range(1, MAX_EXCESS_BITS):
@@ -425,22 +427,26 @@ def _decode_excess(decoder, n: int) -> np.ndarray:
 
 def encode(
     rgb: np.ndarray, base: np.ndarray, step: float, channels: int
-) -> tuple[Refinement, np.ndarray]:
+) -> tuple[Refinement, np.ndarray, np.ndarray]:
     """The refinement of `base` toward `rgb` (both H x W x 3 uint8) at quantizer `step`, coding
-    `channels` of the colour transform (3, or 1 for grayscale); and the refined image the
-    decoder will produce from this base."""
+    `channels` of the colour transform (3, or 1 for grayscale); the refined image the decoder
+    will produce from this base; and each block's count of nonzero coefficients (channels,
+    blocks down, blocks across)."""
     sq = step_q(step)
-    streams, out = [], np.empty_like(base)
+    streams, out, nonzero = [], np.empty_like(base), []
     for y0, y1 in stripes(rgb.shape[0]):
         residual = rgb[y0:y1].astype(np.float64) - base[y0:y1]
         q = rd_quantize(forward(residual, channels), sq / STEP_UNITS)
         streams.append(encode_stripe(q))
         out[y0:y1] = refined(base[y0:y1], q, sq / STEP_UNITS)
-    return Refinement(sq, streams), out
+        nonzero.append(np.count_nonzero(q, axis=-1))
+    return Refinement(sq, streams), out, np.concatenate(nonzero, axis=1)
 
 
-def decode(base: np.ndarray, refinement: Refinement, channels: int) -> np.ndarray:
-    """Inverse of `encode`: the refined H x W x 3 uint8 image."""
+def decode(
+    base: np.ndarray, refinement: Refinement, channels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of `encode`: the refined H x W x 3 uint8 image and the blocks' nonzero counts."""
     if not MIN_STEP_Q <= refinement.step_q <= MAX_STEP_Q:
         raise CorruptStreamError(f"invalid refinement step {refinement.step_q} in .vqz header")
     parts = stripes(base.shape[0])
@@ -449,9 +455,10 @@ def decode(base: np.ndarray, refinement: Refinement, channels: int) -> np.ndarra
             f"the file has {len(refinement.streams)} refinement stripes; its size needs "
             f"{len(parts)}"
         )
-    out = np.empty_like(base)
+    out, nonzero = np.empty_like(base), []
     bw = -(-base.shape[1] // BLOCK)
     for (y0, y1), data in zip(parts, refinement.streams, strict=True):
         q = decode_stripe(data, channels, -(-(y1 - y0) // BLOCK), bw)
         out[y0:y1] = refined(base[y0:y1], q, refinement.step)
-    return out
+        nonzero.append(np.count_nonzero(q, axis=-1))
+    return out, np.concatenate(nonzero, axis=1)
