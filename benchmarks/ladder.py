@@ -32,18 +32,20 @@ from vqcodec.envinfo import environment
 from vqcodec.evaluate import psnr_rgb
 from vqcodec.zoo import REGISTRY_FILE, entries, models_dir, write_registry
 
-STEPS = (20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 256)
+STEPS = (8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 256)
 EXTRA_WEIGHTS = {
     "s8-t512-b1024": ((0.0, 1.0), (0.0, 2.0), (0.0, 4.0)),  # rates below its own
     "s4-t64-b32": ((1.0, 0.0), (0.0, 0.25), (0.0, 0.5)),  # a cheaper base under a refinement?
 }
-TARGETS = (0.08, 0.12, 0.2, 0.26, 0.34, 0.45, 0.6, 0.78, 1.0, 1.3)
+TARGETS = (0.08, 0.12, 0.2, 0.26, 0.34, 0.45, 0.6, 0.78, 1.0, 1.3, 1.7, 2.2, 2.9)
 DEFAULT_BPP = 0.4
 
 
-def configurations() -> list[tuple[str, tuple[float, ...]]]:
+def configurations(models: list[str] | None = None) -> list[tuple[str, tuple[float, ...]]]:
     out = []
     for name, entry in entries().items():
+        if models and name not in models:
+            continue
         out.append((name, entry.rate_weights))
         out += [(name, w) for w in EXTRA_WEIGHTS.get(name, ())]
     return out
@@ -83,15 +85,18 @@ def write_ladder(ladder: list[dict]) -> None:
     write_registry(folder, registry)
 
 
-def measure(data: Path, count: int) -> tuple[dict, list[str], list[dict]]:
-    """(environment, image names, points) over the first `count` held-out images."""
+def measure(
+    data: Path, count: int, models: list[str] | None = None
+) -> tuple[dict, list[str], list[dict]]:
+    """(environment, image names, points) over the first `count` held-out images, for the
+    installed models (or only `models`)."""
     torch.set_num_threads(1)
     _, held_out = split_holdout(list_images(data))
     paths = held_out[:count]
     images = [np.asarray(Image.open(p).convert("RGB"))[:512, :768] for p in paths]
     sums: dict[tuple, list[tuple[float, float]]] = {}
     for rgb in images:
-        for name, weights in configurations():
+        for name, weights in configurations(models):
             found = _encode(rgb, COLOUR_RGB, load_codec(name), DEFAULT_TILE, weights)
             for step in (None, *STEPS):
                 compressed, image = found.refined(step)
@@ -110,6 +115,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--images", type=int, default=19)
+    parser.add_argument("--models", help="Comma-separated models to measure (default: all).")
     parser.add_argument("--write", action="store_true", help="Write the ladder into zoo.json.")
     parser.add_argument("--reselect", action="store_true", help="Reuse --out's measurements.")
     args = parser.parse_args()
@@ -117,7 +123,8 @@ def main() -> None:
         measured = json.loads(args.out.read_text())
         env, names, points = measured["env"], measured["images"], measured["points"]
     else:
-        env, names, points = measure(args.data, args.images)
+        models = args.models.split(",") if args.models else None
+        env, names, points = measure(args.data, args.images, models)
     hull = upper_hull(points)
     ladder = []
     for target in TARGETS:

@@ -125,16 +125,19 @@ class Encoded:
         """The decoder's image from the maps alone (H x W x 3 uint8)."""
         return self.codec.synthesize(self.maps, self.rgb.shape[1], self.rgb.shape[0])
 
-    def refined(self, step: float | None) -> tuple[Compressed, np.ndarray]:
-        """The file with a refinement layer at `step` (None: none) and a restoration filter
-        where it pays (`vqcodec.restore`), and the image the decoder will produce."""
+    def refined(self, step: float | None, filtered: bool = True) -> tuple[Compressed, np.ndarray]:
+        """The file with a refinement layer at `step` (None: none) and, unless not `filtered`, a
+        restoration filter where it pays (`vqcodec.restore`); and the image the decoder will
+        produce."""
         height, width = self.rgb.shape[:2]
         channels = channels_of(self.colour)
         layer, out, classes = None, self.base, restore.unrefined_classes(channels, height, width)
         if step is not None:
             layer, out, nonzero = refine.encode(self.rgb, self.base, step, channels)
             classes = restore.activity_classes(nonzero, height, width)
-        filt = restore.fit(self.rgb, out, classes, restore.trade(step))
+        filt = restore.Filter((None,) * channels)
+        if filtered:
+            filt = restore.fit(self.rgb, out, classes, restore.trade(step))
         return self._file(layer, filt), restore.apply(out, filt, classes)
 
     def _file(self, layer: refine.Refinement | None, filt: restore.Filter) -> Compressed:

@@ -80,13 +80,6 @@ def _differences(plane: np.ndarray, y0: int, y1: int) -> list[np.ndarray]:
     return [at(dy, dx) + at(-dy, -dx) - twice for dy, dx in OFFSETS]
 
 
-def _design(plane: np.ndarray, y0: int, y1: int) -> np.ndarray:
-    """(rows x width, TAPS): the second differences and the constant (encoder only)."""
-    columns = _differences(plane, y0, y1)
-    columns.append(np.ones_like(columns[0]))
-    return np.stack(columns, -1).reshape(-1, TAPS)
-
-
 def _chunks(height: int) -> list[tuple[int, int]]:
     return [(y, min(y + CHUNK_ROWS, height)) for y in range(0, height, CHUNK_ROWS)]
 
@@ -116,21 +109,23 @@ def fit(rgb: np.ndarray, decoded: np.ndarray, classes: np.ndarray, lam: float) -
     nearest `rgb` (least squares): none, one, or one per class, whichever costs least in
     squared error + `lam` x bits (encoder only)."""
     channels = classes.shape[0]
-    target, source = _colour(rgb, channels), _colour(decoded, channels)
+    target = _colour(rgb, channels, np.float32)
+    source = _colour(decoded, channels, np.float32)
     chosen: list[tuple[tuple[int, ...], ...] | None] = []
     for c in range(channels):
-        gram, cross = np.zeros((CLASSES, TAPS, TAPS)), np.zeros((CLASSES, TAPS))
+        moments = np.zeros((CLASSES, TAPS + 1, TAPS + 1))  # of [design | target - source]
         for y0, y1 in _chunks(rgb.shape[0]):
-            a = _design(source[..., c], y0, y1)
-            t = (target[y0:y1, :, c] - source[y0:y1, :, c]).reshape(-1)
+            columns = _differences(source[..., c], y0, y1)
+            columns += [np.ones_like(columns[0]), target[y0:y1, :, c] - source[y0:y1, :, c]]
+            a = np.stack(columns).reshape(TAPS + 1, -1)
             cls = classes[c, y0:y1].reshape(-1)
-            for k in range(CLASSES):
-                m = cls == k
-                gram[k] += a[m].T @ a[m]
-                cross[k] += a[m].T @ t[m]
+            for k in np.unique(cls):
+                part = a[:, cls == k] if k or cls.any() else a
+                moments[k] += part @ part.T  # float32 products, float64 sums over chunks
+        gram, cross = moments[:, :TAPS, :TAPS], moments[:, :TAPS, TAPS]
         one, saving = _solve(gram.sum(0), cross.sum(0))
         options = [(0.0, None), (lam * (2 + weight_bits(one)) - saving, (tuple(one),))]
-        solved = [_solve(gram[k], cross[k]) for k in range(CLASSES)]
+        solved = [_solve(gram[k], cross[k]) for k in range(CLASSES)]  # unused classes: zeros
         cost = lam * (2 + sum(weight_bits(w) for w, _ in solved)) - sum(s for _, s in solved)
         options.append((cost, tuple(tuple(w) for w, _ in solved)))
         chosen.append(min(options, key=lambda o: o[0])[1])
