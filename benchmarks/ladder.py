@@ -37,7 +37,9 @@ EXTRA_WEIGHTS = {
     "s8-t512-b1024": ((0.0, 1.0), (0.0, 2.0), (0.0, 4.0)),  # rates below its own
     "s4-t64-b32": ((1.0, 0.0), (0.0, 0.25), (0.0, 0.5)),  # a cheaper base under a refinement?
 }
-TARGETS = (0.08, 0.12, 0.2, 0.26, 0.34, 0.45, 0.6, 0.78, 1.0, 1.3, 1.7, 2.2, 2.9)
+# Held-out images code at about 1.2x Kodak's rate at the same setting (session 5: level 1 at
+# 0.088 bpp here, 0.072 on Kodak), so the lowest target 0.09 lands under 0.08 bpp on Kodak.
+TARGETS = (0.09, 0.12, 0.2, 0.26, 0.34, 0.45, 0.6, 0.78, 1.0, 1.3, 1.7, 2.2, 2.9)
 DEFAULT_BPP = 0.4
 
 

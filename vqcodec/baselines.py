@@ -3,7 +3,7 @@
 | name | library                     | settings                                          |
 |------|-----------------------------|---------------------------------------------------|
 | jpeg | Pillow (libjpeg)            | 4:2:0, optimize=True, quality 5..95               |
-| webp | Pillow (libwebp)            | lossy, method=6, quality 0..95                    |
+| webp | Pillow (libwebp)            | lossy, method=6, quality 0..100                   |
 | avif | Pillow (libavif)            | 4:2:0, speed=6, quality 10..90                    |
 | jxl  | imagecodecs (libjxl)        | effort=7, distance 0.5..15                        |
 
@@ -70,7 +70,7 @@ BASELINES = {
         Baseline(
             "webp",
             "Pillow libwebp, lossy, method 6",
-            (0, 5, 10, 20, 30, 40, 50, 60, 75, 90, 95),
+            (0, 5, 10, 20, 30, 40, 50, 60, 75, 90, 95, 100),
             _pillow_encode("WEBP", method=6, lossless=False),
             _pillow_decode,
         ),
