@@ -2,10 +2,11 @@
 
 After the code maps and the refinement, the decoded image still has structure a small linear
 filter can remove: the refinement's 8x8 block edges and the synthesis network's bias on this
-image. The encoder fits, by least squares against the original, one 5x5 point-symmetric filter
-per channel of the refinement's orthonormal colour space, and sends it (about 100 bits a
-channel) only where its squared-error saving pays for its bits at the refinement's
-rate-distortion trade. Measured on held-out training images (docs/DESIGN.md, section 3d).
+image. The encoder fits, by least squares against the original, a 5x5 point-symmetric filter
+per channel of the refinement's orthonormal colour space, or one per activity class of the
+refinement (how many nonzero coefficients a block has), and sends it (about 100 bits a filter)
+only where its squared-error saving pays for its bits at the refinement's rate-distortion
+trade. Measured on held-out training images (docs/DESIGN.md, section 3d).
 
 The filter adds to each pixel y a weighted sum of second differences y(p + o) + y(p - o) - 2y(p)
 over the offsets o of a 5x5 box, plus a constant: it leaves flat areas alone, so its integer
@@ -53,7 +54,7 @@ def activity_classes(nonzero: np.ndarray, height: int, width: int) -> np.ndarray
     """(channels, H, W) class of every pixel from `nonzero` (channels, blocks down, blocks
     across), how many nonzero refinement coefficients its block has in that channel: 0, 1, 2-3,
     4+ (integers the decoder has exactly)."""
-    level = np.minimum(np.ceil(np.log2(nonzero + 1)), CLASSES - 1).astype(np.int8)
+    level = ((nonzero >= 1).astype(np.int8) + (nonzero >= 2)) + (nonzero >= 4)
     return np.repeat(np.repeat(level, refine.BLOCK, 1), refine.BLOCK, 2)[:, :height, :width]
 
 
