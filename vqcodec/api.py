@@ -126,7 +126,7 @@ class Encoded:
         return self.codec.synthesize(self.maps, self.rgb.shape[1], self.rgb.shape[0])
 
     def refined(self, step: float | None, filtered: bool = True) -> tuple[Compressed, np.ndarray]:
-        """The file with a refinement layer at `step` (None: none) and, unless not `filtered`, a
+        """The file with a refinement layer at `step` (None: none) and, if `filtered`, a
         restoration filter where it pays (`vqcodec.restore`); and the image the decoder will
         produce."""
         height, width = self.rgb.shape[:2]
