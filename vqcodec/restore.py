@@ -17,6 +17,7 @@ so the determinism contract does not reach it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import constriction
@@ -67,18 +68,30 @@ def _colour(rgb: np.ndarray, channels: int, dtype: type = np.float64) -> np.ndar
     return rgb.astype(dtype) @ refine.COLOUR[:channels].T.astype(dtype)
 
 
-def _differences(plane: np.ndarray, y0: int, y1: int) -> list[np.ndarray]:
-    """The second differences p(o) + p(-o) - 2p of every offset o at rows y0..y1 of `plane`
-    (edges replicated), each (rows, width)."""
-    padded = np.pad(plane[max(y0 - RADIUS, 0) : y1 + RADIUS], RADIUS, mode="edge")
-    top = RADIUS + (y0 - max(y0 - RADIUS, 0))  # row of y0 in `padded`
-    rows, width = y1 - y0, plane.shape[1]
+def _differences(window: np.ndarray, top: int, rows: int) -> list[np.ndarray]:
+    """The second differences p(o) + p(-o) - 2p of every offset o at `rows` rows from row `top`
+    of `window` (a plane's rows with up to RADIUS more on each side; edges replicated), each
+    (rows, width)."""
+    padded = np.pad(window, RADIUS, mode="edge")
+    top += RADIUS
+    width = window.shape[1]
 
     def at(dy: int, dx: int) -> np.ndarray:
         return padded[top + dy : top + dy + rows, RADIUS + dx : RADIUS + dx + width]
 
     twice = 2 * at(0, 0)
     return [at(dy, dx) + at(-dy, -dx) - twice for dy, dx in OFFSETS]
+
+
+def _windows(decoded: np.ndarray, channels: int) -> Iterator[tuple[int, int, np.ndarray, int]]:
+    """Per chunk of rows y0..y1: (y0, y1, the colour planes of rows y0 - RADIUS .. y1 + RADIUS
+    (within the image) as float32, the row of y0 in them). Chunked, the colour copies stay
+    small on a large image."""
+    height = decoded.shape[0]
+    for y0, y1 in _chunks(height):
+        start = max(y0 - RADIUS, 0)
+        window = _colour(decoded[start : min(y1 + RADIUS, height)], channels, np.float32)
+        yield y0, y1, window, y0 - start
 
 
 def _chunks(height: int) -> list[tuple[int, int]]:
@@ -110,20 +123,20 @@ def fit(rgb: np.ndarray, decoded: np.ndarray, classes: np.ndarray, lam: float) -
     nearest `rgb` (least squares): none, one, or one per class, whichever costs least in
     squared error + `lam` x bits (encoder only)."""
     channels = classes.shape[0]
-    target = _colour(rgb, channels, np.float32)
-    source = _colour(decoded, channels, np.float32)
     chosen: list[tuple[tuple[int, ...], ...] | None] = []
-    for c in range(channels):
-        moments = np.zeros((CLASSES, TAPS + 1, TAPS + 1))  # of [design | target - source]
-        for y0, y1 in _chunks(rgb.shape[0]):
-            columns = _differences(source[..., c], y0, y1)
-            columns += [np.ones_like(columns[0]), target[y0:y1, :, c] - source[y0:y1, :, c]]
+    moments = np.zeros((channels, CLASSES, TAPS + 1, TAPS + 1))  # of [design | target - source]
+    for y0, y1, window, top in _windows(decoded, channels):
+        error = _colour(rgb[y0:y1], channels, np.float32) - window[top : top + y1 - y0]
+        for c in range(channels):
+            columns = _differences(window[..., c], top, y1 - y0)
+            columns += [np.ones_like(columns[0]), error[..., c]]
             a = np.stack(columns).reshape(TAPS + 1, -1)
             cls = classes[c, y0:y1].reshape(-1)
             for k in np.unique(cls):
                 part = a[:, cls == k] if k or cls.any() else a
-                moments[k] += part @ part.T  # float32 products, float64 sums over chunks
-        gram, cross = moments[:, :TAPS, :TAPS], moments[:, :TAPS, TAPS]
+                moments[c, k] += part @ part.T  # float32 products, float64 sums over chunks
+    for c in range(channels):
+        gram, cross = moments[c, :, :TAPS, :TAPS], moments[c, :, :TAPS, TAPS]
         one, saving = _solve(gram.sum(0), cross.sum(0))
         options = [(0.0, None), (lam * (2 + weight_bits(one)) - saving, (tuple(one),))]
         solved = [_solve(gram[k], cross[k]) for k in range(CLASSES)]  # unused classes: zeros
@@ -138,9 +151,8 @@ def apply(decoded: np.ndarray, filt: Filter, classes: np.ndarray) -> np.ndarray:
     if not filt.active:
         return decoded
     channels = len(filt.weights)
-    source = _colour(decoded, channels, np.float32)
     out = np.empty_like(decoded)
-    for y0, y1 in _chunks(decoded.shape[0]):
+    for y0, y1, window, top in _windows(decoded, channels):
         delta = np.zeros((y1 - y0, decoded.shape[1], channels), np.float32)
         for c, weights in enumerate(filt.weights):
             if weights is None:
@@ -148,7 +160,7 @@ def apply(decoded: np.ndarray, filt: Filter, classes: np.ndarray) -> np.ndarray:
             w = np.array(weights, np.float32).T / (1 << FRACTION_BITS)  # (TAPS, filters)
             cls = classes[c, y0:y1].astype(np.intp) if len(weights) > 1 else 0
             delta[..., c] = w[-1][cls]
-            for k, difference in enumerate(_differences(source[..., c], y0, y1)):
+            for k, difference in enumerate(_differences(window[..., c], top, y1 - y0)):
                 delta[..., c] += w[k][cls] * difference
         rgb = decoded[y0:y1] + delta @ refine.COLOUR[:channels].astype(np.float32)
         out[y0:y1] = np.clip(np.round(rgb), 0, 255).astype(np.uint8)
