@@ -6,8 +6,8 @@ training images downscaled 2x (never Kodak).
 
 The training photos are decoded JPEGs (BSD200) or JPEG-origin web photos (SunHays80): at full
 size their 8x8 JPEG grid favours an 8x8 DCT coder, and held-out images put vqcodec ahead of WebP
-where Kodak (film scans) puts it behind. Downscaling by 2 (Lanczos) removes the grid; images
-smaller than 128 pixels on a side after it are left out.
+where Kodak (film scans) puts it behind. Downscaling by 2 (Lanczos) removes the grid
+(`vqcodec.data.holdout_images`).
 """
 
 from __future__ import annotations
@@ -26,23 +26,11 @@ from vqcodec.api import _encode, load_codec
 from vqcodec.bench import rate_difference
 from vqcodec.bitstream import COLOUR_RGB
 from vqcodec.codec import DEFAULT_TILE
-from vqcodec.data import list_images, split_holdout
+from vqcodec.data import holdout_images
 from vqcodec.envinfo import environment
 from vqcodec.evaluate import psnr_rgb
 
 WEBP_QUALITIES = (0, 5, 10, 20, 30, 40, 50, 60, 75, 85, 90, 95)
-
-
-def held_out(data: Path, factor: int = 2, min_side: int = 128) -> list[tuple[str, np.ndarray]]:
-    """The validation split's images, downscaled by `factor`, cropped to Kodak's 768x512."""
-    _, paths = split_holdout(list_images(data))
-    out = []
-    for path in paths:
-        image = Image.open(path).convert("RGB")
-        image = image.resize((image.width // factor, image.height // factor), Image.LANCZOS)
-        if min(image.size) >= min_side:
-            out.append((path.name, np.asarray(image)[:512, :768]))
-    return out
 
 
 def mean_point(points: list[tuple[float, float]]) -> dict[str, float]:
@@ -87,7 +75,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    images = held_out(args.data)
+    images = holdout_images(args.data)
     anchor = webp(images)
     curves = ladder(images)
     report: dict = {"env": environment(), "images": [n for n, _ in images], "webp": anchor}

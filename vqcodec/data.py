@@ -24,6 +24,24 @@ def split_holdout(paths: list[Path], every: int = 20) -> tuple[list[Path], list[
     return train, val
 
 
+def holdout_images(
+    folder: str | Path, factor: int = 2, min_side: int = 128
+) -> list[tuple[str, np.ndarray]]:
+    """(name, RGB array) of the validation split's images as coder choices are measured on them:
+    downscaled by `factor` (Lanczos), cropped to Kodak's 768x512, those under `min_side` pixels
+    on a side after it left out. The training photos are decoded JPEGs or JPEG-origin: at full
+    size their 8x8 grid favours an 8x8 DCT coder (docs/DESIGN.md, section 3d); downscaling
+    removes it."""
+    out = []
+    for path in split_holdout(list_images(folder))[1]:
+        with Image.open(path) as im:
+            image = im.convert("RGB")
+        image = image.resize((image.width // factor, image.height // factor), Image.LANCZOS)
+        if min(image.size) >= min_side:
+            out.append((path.name, np.asarray(image)[:512, :768]))
+    return out
+
+
 class CropDataset:
     """Random `crop` x `crop` patches with horizontal flips; smaller images are skipped."""
 
