@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from vqcodec.data import holdout_images, list_images, split_holdout
+from vqcodec.data import CropDataset, holdout_images, list_images, split_holdout
 
 from .conftest import photo
 
@@ -29,3 +29,16 @@ def test_holdout_images_are_downscaled_cropped_and_small_ones_left_out(tmp_path)
     assert rgb.shape == (512, 768, 3) and rgb.dtype == np.uint8
     expected = Image.open(tmp_path / name).resize((900, 600), Image.LANCZOS)
     np.testing.assert_array_equal(rgb, np.asarray(expected)[:512, :768])
+
+
+def test_crop_pool_takes_downscaled_copies_where_they_still_hold_a_crop(tmp_path):
+    paths = []
+    for i, (h, w) in enumerate([(96, 128), (40, 64), (20, 20)]):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(photo(h, w, seed=i)).save(paths[-1])
+    plain = CropDataset(paths, crop=32)
+    assert len(plain.images) == 2 and plain.skipped == 1
+    both = CropDataset(paths, crop=32, downscale=2)
+    assert [tuple(t.shape[1:]) for t in both.images] == [(96, 128), (48, 64), (40, 64)]
+    assert both.skipped == 3  # 20x20, its half, and the 40x64 photo's 20x32 half
+    assert both.batch(4).shape == (4, 3, 32, 32)

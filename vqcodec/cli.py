@@ -715,10 +715,25 @@ def train_prior_cmd(
 @click.option("--crop", default=128, show_default=True)
 @click.option("--lr", default=2e-4, show_default=True)
 @click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--downscale",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Also train on every photo downscaled by this factor (removes JPEG artefacts).",
+)
 @click.option("--threads", default=0, help="torch threads (0: default).")
 @friendly_errors
 def train_decoder_cmd(
-    run: Path, data: Path, steps: int, batch: int, crop: int, lr: float, seed: int, threads: int
+    run: Path,
+    data: Path,
+    steps: int,
+    batch: int,
+    crop: int,
+    lr: float,
+    seed: int,
+    downscale: int,
+    threads: int,
 ) -> None:
     """Stage 1b (optional): refine the synthesis layers with the codes frozen.
 
@@ -726,7 +741,15 @@ def train_decoder_cmd(
     from vqcodec.training.decoder_stage import DecoderTrainArgs, train_decoder
 
     args = DecoderTrainArgs(
-        data=data, run=run, steps=steps, batch=batch, crop=crop, lr=lr, seed=seed, threads=threads
+        data=data,
+        run=run,
+        steps=steps,
+        batch=batch,
+        crop=crop,
+        lr=lr,
+        seed=seed,
+        threads=threads,
+        downscale=downscale,
     )
     click.echo(f"stage 1b checkpoint: {train_decoder(args)}")
 

@@ -43,19 +43,31 @@ def holdout_images(
 
 
 class CropDataset:
-    """Random `crop` x `crop` patches with horizontal flips; smaller images are skipped."""
+    """Random `crop` x `crop` patches with horizontal flips; smaller images are skipped.
 
-    def __init__(self, paths: list[Path], crop: int, seed: int = 0) -> None:
+    With `downscale` > 1 every photo also joins the pool downscaled by that factor (Lanczos),
+    where it still holds a crop. The training photos are decoded JPEGs or JPEG-origin: their
+    8x8 grid and ringing are in every full-size crop, and a synthesis network trained only on
+    them learns to draw that grid; downscaling removes it, as Balle et al. (ICLR 2018)
+    downsampled their training images to remove compression artefacts."""
+
+    def __init__(self, paths: list[Path], crop: int, seed: int = 0, downscale: int = 1) -> None:
         self.crop = crop
         self.images: list[torch.Tensor] = []
         self.skipped = 0
         for p in paths:
             with Image.open(p) as im:
-                arr = np.asarray(im.convert("RGB"))
-            if min(arr.shape[:2]) < crop:
-                self.skipped += 1
-                continue
-            self.images.append(torch.from_numpy(arr.copy()).permute(2, 0, 1))  # (3, H, W) uint8
+                image = im.convert("RGB")
+            versions = [image]
+            if downscale > 1:
+                size = (image.width // downscale, image.height // downscale)
+                versions.append(image.resize(size, Image.LANCZOS))
+            for version in versions:
+                if min(version.size) < crop:
+                    self.skipped += 1
+                    continue
+                arr = np.asarray(version)
+                self.images.append(torch.from_numpy(arr.copy()).permute(2, 0, 1))  # (3, H, W)
         if not self.images:
             raise ValueError(f"no training image is at least {crop}x{crop}")
         self.rng = np.random.default_rng(seed)

@@ -55,6 +55,7 @@ class Synthesis(nn.Module):
 class DecoderTrainArgs(StageArgs):
     steps: int = 2000
     lr: float = 2e-4
+    downscale: int = 1  # >1: the photos also downscaled by this factor (`CropDataset`)
 
 
 def refined_vqvae_state(run: Path) -> dict[str, torch.Tensor]:
@@ -81,7 +82,9 @@ def train_decoder(args: DecoderTrainArgs) -> Path:
         param.requires_grad_(is_synthesis(name))
     torch.manual_seed(args.seed)
     train_paths, val_paths = split_holdout(list_images(args.data))
-    data = CropDataset(train_paths, args.crop, seed=args.seed + 1000 + ctx.rank)
+    data = CropDataset(
+        train_paths, args.crop, seed=args.seed + 1000 + ctx.rank, downscale=args.downscale
+    )
     opt = torch.optim.Adam(trainable, lr=args.lr)
     ckpt_path = args.run / "decoder.ckpt"
     step = 0
