@@ -36,6 +36,7 @@ STEPS = (6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128,
 EXTRA_WEIGHTS = {
     "s8-t512-b1024": ((0.0, 1.0), (0.0, 2.0), (0.0, 4.0)),  # rates below its own
     "s4-t64-b32": ((1.0, 0.0), (0.0, 0.25), (0.0, 0.5)),  # a cheaper base under a refinement?
+    "s4-t64-b32-v2": ((1.0, 0.0), (0.0, 0.25), (0.0, 0.5)),
 }
 # The downscaled held-out images code at about 1.3x Kodak's rate at the same setting (session 6's
 # ladder: 0.097 against 0.073 bpp at level 1, 0.44 against 0.33 at level 5, 3.8 against 3.0 at

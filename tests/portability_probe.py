@@ -1,5 +1,5 @@
 """Run by tests/test_portability.py in a subprocess under one machine setting (instruction-set
-limits, thread count, Triton interpreter): it decodes every golden format 2 file, digests every
+limits, thread count, Triton interpreter): it decodes every model's golden file, digests every
 frequency row the fast path computes for the golden maps, and writes a fresh .vqz file.
 
     python -m tests.portability_probe OUT_DIR [MODELS [small]]
@@ -22,7 +22,7 @@ from vqcodec.entropy import encode_tiles
 from vqcodec.tiles import TileGrid
 
 from .conftest import coded_maps, photo
-from .test_golden import DATA, GOLDEN_V3, v3_coefficients
+from .test_golden import GOLDEN_V3, golden_file, v3_coefficients
 
 
 def rows_digest(codec: Codec, maps: list[torch.Tensor], tile: int, rows_of) -> str:
@@ -64,7 +64,7 @@ def main(out: Path, models: list[str], size: tuple[int, int]) -> None:
         ).hexdigest(),
     }
     for name in models:
-        data = (DATA / f"golden_v2_{name}.vqz").read_bytes()
+        data = golden_file(name).read_bytes()
         header, codec, maps = decode_indices(data)
         fresh = compress(photo(*size, seed=3), model=name)
         _, _, fresh_maps = decode_indices(fresh)

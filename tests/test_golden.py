@@ -1,10 +1,13 @@
 """Files written by earlier versions keep decoding (format stability).
 
-Format 2: `tests/data/golden_v2_<model>.vqz`, one per shipped model, written from a 96x64 crop
-of examples/sample.png in tiles of 4 coarse codes (6 tiles: the tiling is pinned too) by
+Format 2: `tests/data/golden_v2_<model>.vqz`, one per model shipped then, written from a 96x64
+crop of examples/sample.png in tiles of 4 coarse codes (6 tiles: the tiling is pinned too) by
 `python -m tests.test_golden --write`; never regenerate them: bump bitstream.VERSION instead.
 Their indices are pinned by sha256 and must decode on every machine; their pixels come from
-float synthesis, so they are pinned to +-1 level (`golden_v2_*.png`).
+float synthesis, so they are pinned to +-1 level (`golden_v2_*.png`). A model added later gets
+the same file in the format of its day (`golden_v4_<model>.vqz`, by `python -m
+tests.test_golden --write-model NAME`; pixels to +-2, the filter being float too). A retired
+model's golden file stays, to show that its files fail with one line naming it.
 
 Format 3: `tests/data/golden_v3_refined.vqz`, the same crop with model s4-t64-b32 and a
 refinement layer at step 24, by `python -m tests.test_golden --write-v3`. Its indices and its
@@ -36,7 +39,7 @@ import vqcodec
 from vqcodec import bitstream, legacy_v1, refine, restore, zoo
 from vqcodec.api import decode_indices, load_codec
 from vqcodec.codec import index_bytes
-from vqcodec.errors import CorruptStreamError
+from vqcodec.errors import CorruptStreamError, ModelError
 
 from .conftest import SAMPLE
 
@@ -47,8 +50,11 @@ V2_INDICES_SHA256 = {
     "s4-t512-b512": "96785c1bc9b357dccc471ce2fe43ead76f81b79af08b4c949c9174a1e31c3e44",
     "s4-t64-b32": "9ed6c83df90bdff2a0fec0c8013f940443a8e1aa6bed220d931a9381831dc935",
     "s8-t512-b1024": "fe99b34f7ef21c8b473771a17eaabf8e1ac243b31c873f1d5fd90e1f596c9a5f",
-    "s4-t1024-b4096": "4709f68055b4b6358e4ee0911d3362cf1d498498de050b9379c3ad8d31629d04",
 }
+MODEL_GOLDENS = {  # (format, indices sha256) of the models added since
+    "s4-t64-b32-v2": (4, "9671dcf214cf2b23870e7612a6d8fe101bc3dbe4dd5d52ac4b1074fd2a3ee1a6"),
+}
+RETIRED_GOLDEN = DATA / "golden_v2_s4-t1024-b4096.vqz"  # id 4, retired in session 7
 
 
 GOLDEN_V3 = DATA / "golden_v3_refined.vqz"
@@ -63,30 +69,45 @@ def golden_crop() -> np.ndarray:
     return np.ascontiguousarray(np.asarray(Image.open(SAMPLE).convert("RGB"))[100:164, 150:246])
 
 
-@pytest.mark.parametrize("name", sorted(V2_INDICES_SHA256))
-def test_golden_v2_decodes_to_its_indices_and_pixels(name):
-    data = (DATA / f"golden_v2_{name}.vqz").read_bytes()
+GOLDENS = {name: (2, sha) for name, sha in V2_INDICES_SHA256.items()} | MODEL_GOLDENS
+
+
+def golden_file(name: str) -> Path:
+    """The golden file of a shipped model."""
+    return DATA / f"golden_v{GOLDENS[name][0]}_{name}.vqz"
+
+
+@pytest.mark.parametrize("name", sorted(GOLDENS))
+def test_golden_model_files_decode_to_their_indices_and_pixels(name):
+    version, indices_sha256 = GOLDENS[name]
+    golden = golden_file(name)
+    data = golden.read_bytes()
     header, codec, maps = decode_indices(data)
-    assert header.version == 2 and codec.entry.name == name
-    assert hashlib.sha256(index_bytes(maps)).hexdigest() == V2_INDICES_SHA256[name]
+    assert header.version == version and codec.entry.name == name
+    assert hashlib.sha256(index_bytes(maps)).hexdigest() == indices_sha256
     pixels = np.asarray(vqcodec.decompress(data)).astype(int)
-    expected = np.asarray(Image.open(DATA / f"golden_v2_{name}.png")).astype(int)
-    assert pixels.shape == expected.shape and np.abs(pixels - expected).max() <= 1
+    expected = np.asarray(Image.open(golden.with_suffix(".png"))).astype(int)
+    assert pixels.shape == expected.shape and np.abs(pixels - expected).max() <= (version > 2) + 1
 
 
-@pytest.mark.parametrize("name", sorted(V2_INDICES_SHA256))
-def test_golden_v2_streams_are_what_the_coder_writes_today(name):
+@pytest.mark.parametrize("name", sorted(GOLDENS))
+def test_golden_streams_are_what_the_coder_writes_today(name):
     """The entropy-coding half of the encoder is machine-independent: coding the golden's
     indices again gives the golden's bytes exactly."""
-    data = (DATA / f"golden_v2_{name}.vqz").read_bytes()
+    data = golden_file(name).read_bytes()
     header, codec, maps = decode_indices(data)
     again = codec.encode_maps(maps, header.tile)
     stream_bytes = b"".join(s for tile in again.streams for s in tile)
     assert data.endswith(stream_bytes)
 
 
-def test_every_shipped_model_has_a_golden_v2_file():
-    assert set(V2_INDICES_SHA256) == set(zoo.entries())
+def test_every_shipped_model_has_a_golden_file():
+    assert set(GOLDENS) == set(zoo.entries())
+
+
+def test_a_golden_file_of_a_retired_model_fails_naming_it():
+    with pytest.raises(ModelError, match=r"model s4-t1024-b4096 \(id 4\).*no longer ships"):
+        vqcodec.decompress(RETIRED_GOLDEN.read_bytes())
 
 
 def test_golden_v1_file_decodes_where_its_arithmetic_matches_and_says_why_elsewhere():
@@ -179,6 +200,18 @@ def write_goldens() -> None:
         print(f'    "{name}": "{hashlib.sha256(index_bytes(maps)).hexdigest()}",')
 
 
+def write_model_golden(name: str) -> None:
+    """Write the golden file of a model added after format 2 (once, when it is added)."""
+    data = vqcodec.compress_image(golden_crop(), model=name, tile=4).data
+    golden = DATA / f"golden_v{data[3]}_{name}.vqz"
+    golden.write_bytes(data)
+    vqcodec.decompress(data).save(golden.with_suffix(".png"))
+    _, _, maps = decode_indices(data)
+    print(f'    "{name}": ({data[3]}, "{hashlib.sha256(index_bytes(maps)).hexdigest()}"),')
+
+
+if __name__ == "__main__" and "--write-model" in sys.argv:
+    write_model_golden(sys.argv[sys.argv.index("--write-model") + 1])
 if __name__ == "__main__" and "--write" in sys.argv:
     write_goldens()
 if __name__ == "__main__" and "--write-v3" in sys.argv:

@@ -27,7 +27,7 @@ from vqcodec.api import decode_indices, load_codec
 from vqcodec.codec import index_bytes
 
 from .portability_probe import rows_digest
-from .test_golden import DATA, V2_INDICES_SHA256, V3_SHA256
+from .test_golden import GOLDENS, V3_SHA256, golden_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {
@@ -70,7 +70,7 @@ def reports(tmp_path_factory) -> dict[str, dict]:
 @cache
 def reference_rows(name: str) -> str:
     """The numpy reference's digest of every row of the golden file's maps."""
-    header, codec, maps = decode_indices((DATA / f"golden_v2_{name}.vqz").read_bytes())
+    header, codec, maps = decode_indices(golden_file(name).read_bytes())
 
     def rows_of(level, tiles, conds):
         prior = codec.int_priors[level].prior
@@ -90,7 +90,7 @@ def test_every_row_equals_the_reference_and_every_golden_decodes(reports, settin
     assert set(report["models"]) == ({INTERPRETED} if "triton" in setting else set(zoo.entries()))
     assert report["golden_v3_coefficients"] == V3_SHA256["coefficients"], setting
     for name, got in report["models"].items():
-        assert got["golden_indices"] == V2_INDICES_SHA256[name], (setting, name)
+        assert got["golden_indices"] == GOLDENS[name][1], (setting, name)
         assert got["rows"] == reference_rows(name), (setting, name)
         assert got["fresh_indices"] == got["fresh_coded"], (setting, name)
 
