@@ -13,6 +13,9 @@ from safetensors.torch import load_file
 import vqcodec
 from vqcodec import api
 from vqcodec.cli import main
+from vqcodec.config import ModelConfig
+from vqcodec.training.decoder_stage import refined_vqvae_state
+from vqcodec.vqvae import HierarchicalVQVAE
 
 from .conftest import coded_maps, photo
 
@@ -93,8 +96,31 @@ def test_train_export_and_code(tmp_path, tiny_data, monkeypatch):
         assert listing[0].split()[:2] == ["1", "tiny"] and listing[1].split()[:2] == ["q1", "tiny"]
         assert vqcodec.info(data)["model"] == "tiny"
         assert np.asarray(vqcodec.decompress(data)).shape == rgb.shape
+
+        # a wider synthesis: decodes as before until stage 1b (here on downscaled copies too)
+        wide = tmp_path / "wide"
+        invoke("train", "widen", "--run", run, "--out", wide, "--blocks", 2, "--hidden", 8)
+        assert CliRunner().invoke(main, ["train", "widen", "--run", run, "--out", wide]).exit_code
+        before, after = (_vqvae(folder) for folder in (run, wide))
+        assert after.cfg.synthesis_blocks == 2 and len(after.dec) == len(before.dec) + 2
+        x = torch.rand(1, 3, 32, 32)
+        assert torch.equal(before.encode(x)[1], after.encode(x)[1])
+        torch.testing.assert_close(after.decode(*after.encode(x)), before.decode(*before.encode(x)))
+        invoke("train", "decoder", "--run", wide, "--data", tiny_data, "--steps", 1, "--batch", 2,
+               "--crop", 32, "--downscale", 2)  # fmt: skip
+        invoke("export", wide, "-o", models / "wide", "--data", tiny_data)
+        api._load.cache_clear()
+        data = vqcodec.compress(rgb, model="wide")
+        assert np.asarray(vqcodec.decompress(data)).shape == rgb.shape
     finally:
         api._load.cache_clear()
+
+
+def _vqvae(run):
+    """A run's VQ-VAE with its stage 1b synthesis, in eval mode."""
+    model = HierarchicalVQVAE(ModelConfig.from_json((run / "config.json").read_text()).vqvae)
+    model.load_state_dict(refined_vqvae_state(run))
+    return model.eval()
 
 
 @pytest.mark.parametrize("stride", [2, 8])

@@ -754,6 +754,26 @@ def train_decoder_cmd(
     click.echo(f"stage 1b checkpoint: {train_decoder(args)}")
 
 
+@train.command("widen")
+@click.option("--run", "--run-dir", "run", type=_DATA, required=True, help="Trained run folder.")
+@click.option("--out", type=_PATH, required=True, help="New run folder (must not exist).")
+@click.option("--blocks", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--hidden", type=click.IntRange(min=1), default=64, show_default=True)
+@friendly_errors
+def train_widen_cmd(run: Path, out: Path, blocks: int, hidden: int) -> None:
+    """A copy of RUN with more residual blocks in its synthesis (decoding as before until
+    stage 1b trains them; the code maps and priors stay valid)."""
+    from vqcodec.training.decoder_stage import widen_run
+
+    if out.exists():
+        raise click.ClickException(f"{out} exists; give a new run folder")
+    cfg = widen_run(run, out, blocks, hidden)
+    click.echo(
+        f"{out}: synthesis with {cfg.vqvae.res_blocks + cfg.vqvae.synthesis_blocks} residual "
+        f"blocks; train them with: vqcodec train decoder --run {out} ..."
+    )
+
+
 @train.command("quantize")
 @click.option(
     "--model", "folder", type=_DATA, required=True, help="models/NAME of an exported model."

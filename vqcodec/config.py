@@ -24,6 +24,8 @@ class VQVAEConfig:
     channels: int = 128  # width of encoder/decoder trunks
     res_blocks: int = 2
     res_channels: int = 32
+    synthesis_blocks: int = 0  # residual blocks the synthesis trunk has beyond res_blocks
+    synthesis_channels: int = 64  # their hidden width
     embed_dim: int = 64  # codeword dimension (both levels)
     codes_top: int = 512
     codes_bottom: int = 512

@@ -9,6 +9,7 @@ paper's Algorithm 1, so the bottom level only has to code what the top level did
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -36,6 +37,37 @@ class ResBlock(nn.Module):
 
 def _res_stack(channels: int, hidden: int, n: int) -> list[nn.Module]:
     return [ResBlock(channels, hidden) for _ in range(n)] + [nn.ReLU()]
+
+
+def widen_synthesis(
+    model: HierarchicalVQVAE, blocks: int, hidden: int
+) -> tuple[HierarchicalVQVAE, VQVAEConfig]:
+    """`model` with `blocks` more residual blocks (hidden width `hidden`) at the end of its
+    synthesis trunk, each starting as the identity (its last convolution zero): the new model
+    decodes exactly as the old one until trained. The encoder and codebooks are untouched, so
+    the code maps and the priors stay valid (train it with stage 1b)."""
+    cfg = model.cfg
+    if cfg.synthesis_blocks and hidden != cfg.synthesis_channels:
+        raise ValueError(f"the synthesis blocks are {cfg.synthesis_channels} wide, not {hidden}")
+    wide_cfg = dataclasses.replace(
+        cfg, synthesis_blocks=cfg.synthesis_blocks + blocks, synthesis_channels=hidden
+    )
+    wide = HierarchicalVQVAE(wide_cfg)
+    first_new = 1 + cfg.res_blocks + cfg.synthesis_blocks  # index in `dec` of the first new block
+    state = {}
+    for name, tensor in model.state_dict().items():
+        parts = name.split(".")
+        if parts[0] == "dec" and int(parts[1]) >= first_new:
+            parts[1] = str(int(parts[1]) + blocks)
+        state[".".join(parts)] = tensor
+    for k in range(first_new, first_new + blocks):
+        last = wide.dec[k].body[-1]
+        state[f"dec.{k}.body.1.weight"] = wide.dec[k].body[1].weight.detach().clone()
+        state[f"dec.{k}.body.1.bias"] = wide.dec[k].body[1].bias.detach().clone()
+        state[f"dec.{k}.body.3.weight"] = torch.zeros_like(last.weight)
+        state[f"dec.{k}.body.3.bias"] = torch.zeros_like(last.bias)
+    wide.load_state_dict(state)
+    return wide, wide_cfg
 
 
 def _world_size() -> int:
@@ -188,9 +220,12 @@ class HierarchicalVQVAE(nn.Module):
             cfg.codes_bottom, d, cfg.ema_decay, cfg.dead_code_threshold
         )
         self.upsample_top = nn.ConvTranspose2d(d, d, 4, 2, 1)
+        extra = [ResBlock(c, cfg.synthesis_channels) for _ in range(cfg.synthesis_blocks)]
         self.dec = nn.Sequential(
             nn.Conv2d(2 * d, c, 3, padding=1),
-            *_res_stack(c, r, n),
+            *_res_stack(c, r, n)[:-1],
+            *extra,  # more capacity where it pays (`widen_synthesis`): decoding only
+            nn.ReLU(),
             *_upsampler(c, cfg.stride),
         )
 

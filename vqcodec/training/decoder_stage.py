@@ -10,6 +10,8 @@ them over stage 1's.
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +29,12 @@ from vqcodec.training.common import (
     load_checkpoint,
     psnr,
     resumed_crop_rng,
+    save_checkpoint,
     save_training_state,
 )
 from vqcodec.training.distributed import DistContext
 from vqcodec.training.vqvae_stage import validate
-from vqcodec.vqvae import HierarchicalVQVAE
+from vqcodec.vqvae import HierarchicalVQVAE, widen_synthesis
 
 SYNTHESIS = ("upsample_top.", "dec.")  # parameter prefixes trained here
 
@@ -67,6 +70,23 @@ def refined_vqvae_state(run: Path) -> dict[str, torch.Tensor]:
     if (refined := load_checkpoint(run / "decoder.ckpt")) is not None:
         state.update(refined["synthesis"])
     return state
+
+
+def widen_run(run: Path, out: Path, blocks: int, hidden: int) -> ModelConfig:
+    """A new run folder `out` holding `run`'s model with `blocks` more synthesis blocks
+    (`vqcodec.vqvae.widen_synthesis`, starting as the identity) and its priors: stage 1b on
+    `out` then trains the wider synthesis on the same code maps."""
+    cfg = ModelConfig.from_json((run / "config.json").read_text())
+    model = HierarchicalVQVAE(cfg.vqvae)
+    model.load_state_dict(refined_vqvae_state(run))
+    wide, wide_vqvae = widen_synthesis(model, blocks, hidden)
+    out.mkdir(parents=True, exist_ok=False)
+    wide_cfg = dataclasses.replace(cfg, vqvae=wide_vqvae)
+    (out / "config.json").write_text(wide_cfg.to_json())
+    save_checkpoint(out / "vqvae.ckpt", {"model": wide.state_dict(), "widened_from": str(run)})
+    if (priors := run / "prior.ckpt").exists():  # the code maps are the same: so are the priors
+        shutil.copyfile(priors, out / "prior.ckpt")
+    return wide_cfg
 
 
 def train_decoder(args: DecoderTrainArgs) -> Path:
