@@ -5,9 +5,10 @@ run stands (run folders live outside the work tree and may not survive).
         --out benchmarks/results/training
 
 For every run folder: the validation points of stage 1 (`vqvae_log.jsonl`: PSNR on the held-out
-training images, code perplexities) and stage 2 (`prior_log.jsonl`: bits per code and bpp on
-the same images) go to `<out>/<run>.json`, merged with what an earlier call recorded (a run that
-resumed in a new session keeps its older points); `<out>/curves.png` plots them all.
+training images, code perplexities), stage 1b (`decoder_log.jsonl`: the same PSNR) and stage 2
+(`prior_log.jsonl`: bits per code and bpp on the same images) go to `<out>/<run>.json`, merged
+with what an earlier call recorded (a run that resumed in a new session keeps its older
+points); `<out>/curves.png` plots them all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 STAGE_KEYS = {
     "vqvae_log.jsonl": ("step", "val_psnr", "ppl_top", "ppl_bottom", "time_s"),
+    "decoder_log.jsonl": ("step", "val_psnr", "time_s"),
     "prior_log.jsonl": ("step", "val_bits_top", "val_bits_bottom", "val_bpp", "time_s"),
 }
 
@@ -47,12 +49,15 @@ def plot(records: dict[str, dict], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (psnr_ax, bpp_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (psnr_ax, decoder_ax, bpp_ax) = plt.subplots(1, 3, figsize=(16, 4))
     for name, record in sorted(records.items()):
         stages = record["stages"]
         if points := stages.get("vqvae"):
             psnr_ax.plot([p["step"] for p in points], [p["val_psnr"] for p in points], "o-",
                          label=name, markersize=3)  # fmt: skip
+        if points := stages.get("decoder"):
+            decoder_ax.plot([p["step"] for p in points], [p["val_psnr"] for p in points], "o-",
+                            label=name, markersize=3)  # fmt: skip
         if points := stages.get("prior"):
             bpp_ax.plot([p["step"] for p in points], [p["val_bpp"] for p in points], "o-",
                         label=name, markersize=3)  # fmt: skip
@@ -62,8 +67,9 @@ def plot(records: dict[str, dict], out: Path) -> None:
             ax.text(0.01, ref["value"], ref["label"], fontsize=7, color="grey", va="bottom",
                     transform=ax.get_yaxis_transform())  # fmt: skip
     psnr_ax.set(xlabel="step", ylabel="val PSNR (dB)", title="stage 1: held-out training images")
+    decoder_ax.set(xlabel="step", ylabel="val PSNR (dB)", title="stage 1b: the same images")
     bpp_ax.set(xlabel="step", ylabel="val bpp", title="stage 2: held-out training images")
-    for ax in (psnr_ax, bpp_ax):
+    for ax in (psnr_ax, decoder_ax, bpp_ax):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
