@@ -54,19 +54,17 @@ def widen_synthesis(
     )
     wide = HierarchicalVQVAE(wide_cfg)
     first_new = 1 + cfg.res_blocks + cfg.synthesis_blocks  # index in `dec` of the first new block
-    state = {}
+    state = wide.state_dict()  # the new blocks keep their fresh initialization...
     for name, tensor in model.state_dict().items():
         parts = name.split(".")
         if parts[0] == "dec" and int(parts[1]) >= first_new:
             parts[1] = str(int(parts[1]) + blocks)
         state[".".join(parts)] = tensor
-    for k in range(first_new, first_new + blocks):
-        last = wide.dec[k].body[-1]
-        state[f"dec.{k}.body.1.weight"] = wide.dec[k].body[1].weight.detach().clone()
-        state[f"dec.{k}.body.1.bias"] = wide.dec[k].body[1].bias.detach().clone()
-        state[f"dec.{k}.body.3.weight"] = torch.zeros_like(last.weight)
-        state[f"dec.{k}.body.3.bias"] = torch.zeros_like(last.bias)
     wide.load_state_dict(state)
+    with torch.no_grad():
+        for block in wide.dec[first_new : first_new + blocks]:
+            block.body[-1].weight.zero_()  # ...but for their last convolution: the identity
+            block.body[-1].bias.zero_()
     return wide, wide_cfg
 
 
