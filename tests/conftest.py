@@ -18,6 +18,19 @@ SAMPLE = ROOT / "examples" / "sample.png"
 KODAK = ROOT.parent / "shared" / "data" / "kodak"
 
 
+@pytest.fixture(autouse=True)
+def _seeded_global_rngs() -> None:
+    """Every test starts from the same global RNG state, so no result depends on which tests
+    ran before it (tests that need randomness should pass their own generator)."""
+    import random
+
+    import torch
+
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
 @pytest.fixture(scope="session")
 def sample_rgb() -> np.ndarray:
     return np.asarray(Image.open(SAMPLE).convert("RGB"))

@@ -13,6 +13,7 @@ from PIL import Image
 import vqcodec
 from vqcodec import bitstream
 from vqcodec.errors import FormatError, InputReadError, InputTypeError, VQCodecError
+from vqcodec.vqz_input import TRAILING_COUNTED
 
 from . import images
 from .conftest import photo
@@ -90,9 +91,18 @@ def test_endless_streams_are_refused_after_a_bounded_read(vqz):
     assert zeros.taken <= bitstream.MAX_HEADER_BYTES
     data = vqz.read_bytes()
     endless = Counting(data, fill=b"x")  # a good file followed by garbage forever
-    with pytest.raises(FormatError, match="trailing"):
+    with pytest.raises(FormatError, match=f"trailing data .*at least {TRAILING_COUNTED + 1} b"):
         vqcodec.decompress(io.BufferedReader(endless, buffer_size=1))
-    assert endless.taken <= len(data) + 1
+    assert endless.taken <= len(data) + 1 + TRAILING_COUNTED
+
+
+def test_trailing_data_is_counted(vqz, tmp_path):
+    """The message says how many bytes follow the payload, from a path, bytes or a pipe."""
+    longer = tmp_path / "longer.vqz"
+    longer.write_bytes(vqz.read_bytes() + bytes(100))
+    for source in (longer, longer.read_bytes(), Counting(longer.read_bytes())):
+        with pytest.raises(FormatError, match=r"trailing data after the .vqz payload \(100 b"):
+            vqcodec.decompress(source)
 
 
 def test_a_header_claiming_more_than_any_image_needs_is_refused_before_reading_it():

@@ -78,7 +78,7 @@ def test_real_process_exit_status_and_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "vqcodec.cli", "decode", str(bad)],
                           capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 1
-    expected = "error: unsupported .vqz format version 7 (this reader knows 1, 2, 3, 4)"
+    expected = "error: unsupported .vqz format version 7 (this reader knows 1, 2, 3, 4, 5)"
     assert proc.stderr.strip() == expected
     assert not (tmp_path / "bad.png").exists()
 
@@ -151,7 +151,7 @@ def test_help_states_ranges_and_defaults():
     assert f"{levels[0]}..{levels[-1]}" in encode and f"default: {default.quality}]" in encode
     assert default.model in " ".join(encode.split()) and "'-' for stdout" in encode
     sample = run("sample", "--help").output
-    assert "8..1024" in sample and "1..64" in sample and "above 0" in sample
+    assert "8..1024" in sample and "1..64" in sample and "0.05..20" in sample
     decode = " ".join(run("decode", "--help").output.split())
     assert "png for stdout" in decode and "jpeg" in decode
 

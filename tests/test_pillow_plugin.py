@@ -5,11 +5,17 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 import vqcodec  # registers the plugin
 from vqcodec import zoo
-from vqcodec.errors import CorruptStreamError, FormatError, ModelError
+from vqcodec.errors import (
+    CorruptStreamError,
+    ImageInputError,
+    ModelError,
+    RateError,
+    VQCodecError,
+)
 
 from .conftest import photo
 
@@ -49,11 +55,33 @@ def test_pixels_are_decoded_only_on_load(saved, tmp_path):
         im.load()
 
 
-def test_a_damaged_header_is_a_clear_error_on_open(saved):
+def test_a_file_that_only_looks_like_vqz_is_pillows_unidentified_image(saved):
+    """Pillow code catches UnidentifiedImageError (an OSError) from Image.open, not ours."""
     data = bytearray(saved.read_bytes())
     data[3] = 9  # format version
-    with pytest.raises(FormatError, match="version 9"):
-        Image.open(io.BytesIO(bytes(data)))
+    for bad in (bytes(data), b"VQZ", b"VQZ" + bytes(40)):
+        with pytest.raises(UnidentifiedImageError):
+            Image.open(io.BytesIO(bad))
+
+
+def test_a_failed_save_leaves_an_existing_file_intact(saved):
+    before = saved.read_bytes()
+    image = Image.fromarray(photo(24, 32, seed=4))
+    with pytest.raises(RateError):
+        image.save(saved, bpp=1e-5)  # no file is that small
+    with pytest.raises(ImageInputError, match=r"alpha|transparen"):
+        Image.new("RGBA", (16, 16), (1, 2, 3, 100)).save(saved)
+    assert saved.read_bytes() == before
+    assert [p.name for p in saved.parent.iterdir() if p.name.startswith(".vqcodec-")] == []
+
+
+def test_save_all_writes_one_frame_and_refuses_more(tmp_path):
+    image = Image.fromarray(photo(24, 32, seed=4))
+    image.save(tmp_path / "all.vqz", save_all=True, quality=1)
+    assert Image.open(tmp_path / "all.vqz").size == (32, 24)
+    with pytest.raises(VQCodecError, match="one image"):
+        image.save(tmp_path / "two.vqz", save_all=True, append_images=[image], quality=1)
+    assert not (tmp_path / "two.vqz").exists()
 
 
 def test_save_with_quality_or_model(tmp_path):

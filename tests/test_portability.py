@@ -44,6 +44,47 @@ SETTINGS = {
 }
 # the interpreter runs a kernel instance in about a millisecond: one model, a small fresh image
 INTERPRETED = "s4-t64-b32"
+# CPU flags (as /proc/cpuinfo names them) a setting needs: asking torch for an instruction set the
+# CPU lacks kills the probe with SIGILL (an AMD EPYC with AVX2 only: return code -4)
+REQUIRES = {
+    "aten-avx512": {"avx512f", "avx512bw", "avx512vl", "avx512dq"},
+    "aten-avx2": {"avx2", "fma"},
+    "mkl-sse4_2": {"sse4_2"},
+    "mkl-avx2+onednn-avx2": {"avx2"},
+    "onednn-sse41": {"sse4_1"},
+}
+# what torch's own probe says when /proc/cpuinfo cannot be read (not Linux)
+_TORCH_CAPABILITY_FLAGS = {
+    "DEFAULT": set(),
+    "AVX2": {"sse4_1", "sse4_2", "avx2", "fma"},
+    "AVX512": {"sse4_1", "sse4_2", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"},
+}
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The instruction-set flags of this CPU: /proc/cpuinfo's, else torch's capability probe."""
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    import torch
+
+    return _TORCH_CAPABILITY_FLAGS.get(torch.backends.cpu.get_cpu_capability(), set())
+
+
+def runnable(flags: set[str]) -> tuple[list[str], dict[str, str]]:
+    """(settings this CPU can run, {setting: why it is skipped}) for the given CPU flags."""
+    skipped = {
+        name: "this CPU lacks " + ", ".join(sorted(REQUIRES[name] - flags))
+        for name in SETTINGS
+        if not REQUIRES.get(name, set()) <= flags
+    }
+    return [name for name in SETTINGS if name not in skipped], skipped
+
+
+RUNNABLE, SKIPPED = runnable(cpu_flags())
 
 
 def _probe(name: str, env: dict[str, str], out: Path) -> dict:
@@ -63,7 +104,7 @@ def _probe(name: str, env: dict[str, str], out: Path) -> dict:
 def reports(tmp_path_factory) -> dict[str, dict]:
     base = tmp_path_factory.mktemp("portability")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        jobs = {n: pool.submit(_probe, n, env, base / n) for n, env in SETTINGS.items()}
+        jobs = {n: pool.submit(_probe, n, SETTINGS[n], base / n) for n in RUNNABLE}
         return {n: job.result() for n, job in jobs.items()} | {"_dir": {"path": str(base)}}
 
 
@@ -84,6 +125,8 @@ def reference_rows(name: str) -> str:
 
 @pytest.mark.parametrize("setting", sorted(SETTINGS))
 def test_every_row_equals_the_reference_and_every_golden_decodes(reports, setting):
+    if setting in SKIPPED:
+        pytest.skip(f"{setting}: {SKIPPED[setting]}")
     report = reports[setting]
     if setting.startswith("threads"):
         assert report["threads"] == int(setting[-1])
@@ -97,9 +140,23 @@ def test_every_row_equals_the_reference_and_every_golden_decodes(reports, settin
 
 @pytest.mark.parametrize("setting", sorted(SETTINGS))
 def test_files_written_under_every_setting_decode_here(reports, setting):
+    if setting in SKIPPED:
+        pytest.skip(f"{setting}: {SKIPPED[setting]}")
     folder = Path(reports["_dir"]["path"]) / setting
     for name in reports[setting]["models"]:
         _, codec, maps = decode_indices((folder / f"fresh_{name}.vqz").read_bytes())
         expected = reports[setting]["models"][name]["fresh_coded"]
         assert hashlib.sha256(index_bytes(maps)).hexdigest() == expected, (setting, name)
         assert codec is load_codec(name)
+
+
+def test_settings_the_cpu_lacks_are_skipped_and_named(tmp_path):
+    avx2_only = tmp_path / "cpuinfo"
+    avx2_only.write_text("processor\t: 0\nflags\t\t: fpu sse sse2 sse4_1 sse4_2 avx avx2 fma\n")
+    run, skipped = runnable(cpu_flags(avx2_only))
+    assert skipped == {"aten-avx512": "this CPU lacks avx512bw, avx512dq, avx512f, avx512vl"}
+    assert "aten-avx2" in run and "triton-interpreter" in run and len(run) == len(SETTINGS) - 1
+    run, skipped = runnable(set())  # a baseline x86-64 (SSE2 only)
+    assert set(skipped) == set(REQUIRES) and set(run) == set(SETTINGS) - set(REQUIRES)
+    assert skipped["onednn-sse41"] == "this CPU lacks sse4_1"
+    assert runnable(set().union(*REQUIRES.values()))[1] == {}

@@ -6,8 +6,9 @@ image = vqcodec.decompress(data)        # PIL.Image.Image
 Image.open("photo.vqz")                 # Pillow reads and writes .vqz once vqcodec is imported
 """
 
+from typing import TYPE_CHECKING
+
 from vqcodec import pillow_plugin
-from vqcodec.api import compress, compress_image, decompress, info, load_codec
 from vqcodec.errors import (
     CorruptStreamError,
     FormatError,
@@ -19,6 +20,22 @@ from vqcodec.errors import (
 )
 
 pillow_plugin.register()
+
+if TYPE_CHECKING:
+    from vqcodec.api import compress, compress_image, decompress, info, load_codec
+
+_API = {"compress", "compress_image", "decompress", "info", "load_codec"}
+
+
+def __getattr__(name: str) -> object:
+    """The API, imported on first use: `import vqcodec` (and the CLI's checks of a file before
+    decoding it) stay free of torch, which takes 250 MB and two seconds to import."""
+    if name in _API:
+        from vqcodec import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'vqcodec' has no attribute {name!r}")
+
 
 __all__ = [
     "CorruptStreamError",

@@ -20,7 +20,7 @@ from vqcodec.codec import DEFAULT_TILE, Codec, EncodedImage, index_bytes
 from vqcodec.errors import CorruptStreamError, InputTypeError, ModelError
 from vqcodec.image_io import ImageLike, to_image, to_rgb
 from vqcodec.rate_control import Trial, fill_up, fit_budget
-from vqcodec.vqz_input import VqzSource, read_header, read_vqz
+from vqcodec.vqz_input import VqzSource, check_layout, read_header, read_vqz
 
 
 @cache
@@ -284,10 +284,9 @@ def compress(
     ).data
 
 
-def _decode(data: bytes) -> tuple[bitstream.Parsed, Codec, list[torch.Tensor]]:
-    """Parse and entropy-decode a .vqz file, CRC-checked: the parsed file, its model and its
-    maps (coarsest first) before synthesis."""
-    parsed = bitstream.unpack(bytes(data))
+def _decode(parsed: bitstream.Parsed) -> tuple[Codec, list[torch.Tensor]]:
+    """Entropy-decode a checked .vqz file (`read_vqz`), CRC-checked: its model and its maps
+    (coarsest first) before synthesis."""
     header = parsed.header
     entry = zoo.by_id(header.model_id)
     expected = entry.fingerprint_v1 if header.version == 1 else entry.fingerprint
@@ -298,25 +297,27 @@ def _decode(data: bytes) -> tuple[bitstream.Parsed, Codec, list[torch.Tensor]]:
         )
     codec = load_codec(entry.name)
     if header.version == 1:
-        return parsed, codec, legacy_v1.decode_maps(codec, parsed)
+        return codec, legacy_v1.decode_maps(codec, parsed)
     maps = codec.decode_maps(parsed.streams, header.width, header.height, header.tile)
     crc = bitstream.crc_of(parsed.header_fields, index_bytes(maps), parsed.layers)
     if crc != parsed.crc:
         raise CorruptStreamError("corrupt .vqz payload (CRC mismatch)")
-    return parsed, codec, maps
+    return codec, maps
 
 
 def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, list[torch.Tensor]]:
     """Parse and entropy-decode a .vqz file, CRC-checked; the maps (coarsest first) before
     synthesis."""
-    parsed, codec, maps = _decode(data)
+    parsed = read_vqz(data)
+    codec, maps = _decode(parsed)
     return parsed.header, codec, maps
 
 
-def decompress(source: VqzSource) -> Image.Image:
-    """Decode a .vqz file (bytes, a path or a binary file object) to a PIL image of the
-    original size and colour mode."""
-    parsed, codec, maps = _decode(read_vqz(source))
+def decompress(source: VqzSource | bitstream.Parsed) -> Image.Image:
+    """Decode a .vqz file (bytes, a path, a binary file object, or a file `read_vqz` has read
+    and checked) to a PIL image of the original size and colour mode."""
+    parsed = read_vqz(source)
+    codec, maps = _decode(parsed)
     header = parsed.header
     rgb = codec.synthesize(maps, header.width, header.height)
     channels = channels_of(header.colour)
@@ -338,6 +339,8 @@ def info(source: VqzSource) -> dict[str, object]:
         model = zoo.by_id(h.model_id).name
     except ModelError:
         model = f"id {h.model_id} (not installed)"
+    else:
+        check_layout(h)  # what `decompress` would refuse, `info` refuses too
     return {
         "format_version": h.version,
         "model": model,

@@ -1,6 +1,11 @@
 """The .vqz container: pack and unpack, with typed errors. No torch, no model code.
 
-Format 4 (written by this version; all integers little-endian, "varint" is unsigned LEB128 of at
+Format 5 (written by this version): format 4 with a `payload_crc` (4 bytes, the CRC-32 of every
+byte after the header's checks) between `header_check` and `crc32`, so that damage anywhere in
+the file is found before any entropy decoding; and the limits below are the format's, checked
+alike by the writer (`pack`) and the reader (`read_header`): a file one writes, the other reads.
+
+Format 4 (read only; all integers little-endian, "varint" is unsigned LEB128 of at
 most 5 bytes):
 
 | size      | field        | meaning                                                           |
@@ -40,6 +45,11 @@ damage anywhere cannot turn into a silently different image.
 
 Format 3 (read only): format 4 without filter_len and the filter stream.
 
+Limits (every version): width and height 1..MAX_SIDE, at most MAX_PIXELS; tile 0 or at least
+MIN_TILE codes; a tile's finest map at most MAX_TILE_CODES codes (checked against the image's
+map sizes where the model's stride is known, `vqcodec.tiles.tiling_problem`); at most
+MAX_BYTES_PER_PIXEL x width x height + 4096 payload bytes.
+
 Format 2 (read only): format 3 without the refinement fields, its CRC without refinement.
 
 Format 1 (read only): magic, version 1, model_id, fingerprint (weights only), flags (colour;
@@ -60,18 +70,25 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vqcodec.errors import CorruptStreamError, FormatError
+from vqcodec.errors import CorruptStreamError, FormatError, FormatLimitError
 
 MAGIC = b"VQZ"
-VERSION = 4
-READABLE = (1, 2, 3, 4)
+VERSION = 5
+READABLE = (1, 2, 3, 4, 5)
 MAX_SIDE = 16384
 MAX_PIXELS = 1 << 24  # 16.7 Mpx (4096 x 4096); larger images are refused before allocation
 MIN_TILE = 4  # coarsest-map codes per tile side (or 0: one tile)
+MAX_TILE_CODES = 1 << 16  # codes of a tile's finest map: bounds the prior's memory (2^16 lockstep)
+MAX_TILE = 128  # coarsest-map codes per tile side: 256 x 256 finest codes with two maps
 MAX_MAPS = 8
 MAX_STREAMS = 1 << 17  # tiles x maps: 4096 x 4096 at stride 2 in the smallest tiles is 2^17
 MAX_STRIPES = 64  # refinement stripes: 16384 rows in stripes of 512 take 32
-MAX_HEADER_BYTES = 11 + 2 + 5 * 8 + 5 * (MAX_STREAMS + MAX_STRIPES) + 6  # varints at 5 bytes
+# No file comes near this: the code maps cost a few bits per 16 pixels, the finest refinement
+# step on pure noise about 5 bytes per pixel. A header announcing more is refused (so an endless
+# pipe is never read into memory), and the writer refuses to write more.
+MAX_BYTES_PER_PIXEL = 16
+_TRAILER = {1: struct.Struct("<HI"), 5: struct.Struct("<HII")}  # header_check, [payload_crc,] crc
+MAX_HEADER_BYTES = 11 + 2 + 5 * 8 + 5 * (MAX_STREAMS + MAX_STRIPES) + _TRAILER[5].size
 
 COLOUR_RGB = 0
 COLOUR_GRAY = 1
@@ -188,6 +205,38 @@ def size_problem(width: int, height: int) -> str | None:
     return None
 
 
+def max_payload_bytes(width: int, height: int) -> int:
+    """The largest payload a file of this size may announce (format limit, writer and reader)."""
+    return MAX_BYTES_PER_PIXEL * width * height + 4096
+
+
+def trailer(version: int) -> struct.Struct:
+    """The checks after the header fields: header_check, (format 5: payload_crc,) crc32."""
+    return _TRAILER[5] if version >= 5 else _TRAILER[1]
+
+
+def header_problem(header: Header) -> str | None:
+    """Why a header breaks the format's limits (None if it does not): the one rule the writer
+    (`pack`) and the reader (`read_header`) share."""
+    if problem := size_problem(header.width, header.height):
+        return problem
+    if header.version >= 2:
+        if header.tile < 0 or 0 < header.tile < MIN_TILE:
+            return f"tiles of {header.tile} codes"
+        if header.tile > MAX_TILE:
+            return f"tiles of {header.tile} codes (at most {MAX_TILE})"
+        if not 1 <= header.maps <= MAX_MAPS or len(header.lengths) * header.maps > MAX_STREAMS:
+            return f"{len(header.lengths)} tiles of {header.maps} maps"
+        if header.refine_step and not 1 <= len(header.refine_lengths) <= MAX_STRIPES:
+            return f"{len(header.refine_lengths)} refinement stripes"
+    if header.payload_bytes > max_payload_bytes(header.width, header.height):
+        return (
+            f"{header.payload_bytes} payload bytes for a {header.width}x{header.height} image "
+            f"(the format's limit is {max_payload_bytes(header.width, header.height)})"
+        )
+    return None
+
+
 def crc_of(header_fields: bytes, indices: bytes, layers: list[bytes] | tuple = ()) -> int:
     """The payload CRC: header, decoded indices, then the refinement and filter streams."""
     crc = zlib.crc32(indices, zlib.crc32(header_fields))
@@ -215,16 +264,20 @@ def pack(
         raise ValueError("refinement lengths disagree with the header")
     if len(filter_stream) != header.filter_length:
         raise ValueError("filter length disagrees with the header")
+    if header.version >= 2 and (problem := header_problem(header)):
+        raise FormatLimitError(f"cannot write this image as a .vqz file: {problem}")
     fields = header.pack_fields()
     payload = b"".join(s for tile in streams for s in tile) + b"".join(refinement) + filter_stream
-    return fields + struct.pack("<HI", header_check(fields), crc) + payload
+    checks = (header_check(fields), zlib.crc32(payload), crc) if header.version >= 5 else (
+        header_check(fields), crc)  # fmt: skip
+    return fields + trailer(header.version).pack(*checks) + payload
 
 
 @dataclass(frozen=True)
 class Parsed:
     header: Header
     header_fields: bytes
-    crc: int
+    crc: int  # of header, decoded indices and layers: checked after entropy decoding
     streams: list[list[bytes]]  # per tile, per map (coarsest first)
     refinement: list[bytes]  # per stripe (format 3; empty without refinement)
     filter_stream: bytes = b""  # the restoration filter (format 4; empty without one)
@@ -286,36 +339,57 @@ def _read_fields(r: _Reader) -> Header:
     return header
 
 
-def read_header(read: Callable[[int], bytes]) -> tuple[Header, bytes, int]:
-    """(header, its bytes before the checks, crc) pulled from `read(n)`, validated (header check,
-    size limits), reading exactly the header: at most MAX_HEADER_BYTES."""
+@dataclass(frozen=True)
+class HeaderRead:
+    """A validated header, its bytes and the checks after it."""
+
+    header: Header
+    fields: bytes  # the header bytes before header_check
+    raw: bytes  # every header byte, checks included
+    crc: int
+    payload_crc: int | None  # format 5 and later
+
+
+def read_header(read: Callable[[int], bytes]) -> HeaderRead:
+    """The header pulled from `read(n)`, validated (header check, the format's limits), reading
+    exactly the header: at most MAX_HEADER_BYTES."""
     r = _Reader(read)
     header = _read_fields(r)
     fields = bytes(r.taken)
-    check, crc = struct.unpack("<HI", r.take(6))
-    if check != header_check(fields):
+    checks = trailer(header.version).unpack(r.take(trailer(header.version).size))
+    if checks[0] != header_check(fields):
         raise CorruptStreamError("corrupt .vqz header (header check mismatch)")
-    if problem := size_problem(header.width, header.height):
+    if problem := header_problem(header):
         raise FormatError(f"invalid .vqz header: {problem}")
-    return header, fields, crc
+    payload_crc = checks[1] if header.version >= 5 else None
+    return HeaderRead(header, fields, bytes(r.taken), checks[-1], payload_crc)
 
 
 def unpack_header(prefix: bytes) -> tuple[Header, int]:
     """The header of a .vqz file and its length in bytes (checks included), from the file's
     first bytes; the payload is neither needed nor checked."""
-    header, fields, _ = read_header(io.BytesIO(prefix).read)
-    return header, len(fields) + 6
+    found = read_header(io.BytesIO(prefix).read)
+    return found.header, len(found.raw)
+
+
+def check_payload(found: HeaderRead, payload: bytes) -> None:
+    """The payload CRC of format 5: damage is found before any decoding work."""
+    if found.payload_crc is not None and zlib.crc32(payload) != found.payload_crc:
+        raise CorruptStreamError("corrupt .vqz payload (payload CRC mismatch)")
 
 
 def unpack(data: bytes) -> Parsed:
-    """Parse and validate the container; raises FormatError for anything malformed."""
-    header, header_fields, crc = read_header(io.BytesIO(data).read)
-    pos = len(header_fields) + 6
+    """Parse and validate the container (format 5: the payload's CRC too); raises FormatError
+    for anything malformed."""
+    found = read_header(io.BytesIO(data).read)
+    header, header_fields, crc = found.header, found.fields, found.crc
+    pos = len(found.raw)
     end = pos + header.payload_bytes
     if len(data) < end:
         raise FormatError(f"truncated .vqz file ({len(data)} bytes, header says {end})")
     if len(data) > end:
         raise FormatError(f"trailing data after the .vqz payload ({len(data) - end} bytes)")
+    check_payload(found, data[pos:end])
     streams = []
     for tile in header.lengths:
         streams.append([])

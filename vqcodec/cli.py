@@ -27,6 +27,24 @@ _PATH = click.Path(path_type=Path)
 STDIO = Path("-")
 
 
+class OutputPath(click.ParamType):
+    """A file name for -o: never empty (Path("") would mean the current folder)."""
+
+    name = "path"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Path:
+        if isinstance(value, Path):
+            return value
+        if not str(value):
+            self.fail("the output file name is empty", param, ctx)
+        if "\0" in str(value):
+            self.fail("a file name cannot contain a NUL character", param, ctx)
+        return Path(value)
+
+
+_OUT = OutputPath()
+
+
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
 
 
@@ -109,20 +127,26 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _check_output(output: Path, force: bool, source: Path) -> None:
-    """Before any work: the output is not the input, not an existing file (without --force),
-    and binary data does not go to a terminal."""
+    """Before any work: the output is not the input, can be written as a regular file in an
+    existing folder, is not an existing file (without --force), and binary data does not go
+    to a terminal or a closed stdout."""
+    from vqcodec.fileio import check_target
+
     if _is_stdio(output):
+        if sys.stdout is None:
+            raise click.ClickException("standard output is closed; give -o FILE")
         if _binary(sys.stdout).isatty():
             raise click.UsageError("refusing to write binary data to a terminal; redirect it")
         return
     if not _is_stdio(source) and _same_file(source, output):
         raise click.ClickException(f"{output} is the input file; choose another -o")
-    if output.exists() and not force:
-        raise FileExistsError(output)
+    check_target(output, force)
 
 
 def _write(path: Path, data: bytes, force: bool) -> None:
     if _is_stdio(path):
+        if sys.stdout is None:
+            raise click.ClickException("standard output is closed; give -o FILE")
         out = _binary(sys.stdout)
         out.write(data)
         out.flush()
@@ -204,6 +228,32 @@ def _default_model() -> str:
         return "the zoo's default"
 
 
+def _quality_level(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    """A level of the installed ladder (a usage error otherwise)."""
+    if value is None:
+        return None
+    from vqcodec import zoo
+
+    levels = [p.quality for p in zoo.presets()]
+    if value not in levels:
+        raise click.BadParameter(f"{value} is not a quality level; the levels are {_LEVELS}")
+    return value
+
+
+def _rate_target(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """--bpp: a finite number above 0 and within what the format can hold."""
+    if value is None:
+        return None
+    from vqcodec.bitstream import MAX_BYTES_PER_PIXEL
+
+    most = 8 * MAX_BYTES_PER_PIXEL
+    if not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value} is not a finite number above 0 (e.g. 0.3)")
+    if value > most:
+        raise click.BadParameter(f"{value:g} is over {most} bits per pixel, the format's limit")
+    return value
+
+
 _QUALITY_HELP = "Quality level " + _ladder_help() + "; picks the model and refinement."
 _LEVELS = _ladder_help().split(" [")[0]
 _MODEL_HELP = f"Model name from `vqcodec models` [default: {_default_model()}]."
@@ -232,14 +282,17 @@ def main(kernels: str | None) -> None:
 @click.option(
     "-o",
     "--output",
-    type=_PATH,
+    type=_OUT,
     help="Output file, '-' for stdout [default: IMAGE with .vqz; stdout if IMAGE is '-'].",
 )
 @click.option("-m", "--model", default=None, help=_MODEL_HELP)
-@click.option("-q", "--quality", type=int, default=None, help=_QUALITY_HELP)
+@click.option(
+    "-q", "--quality", type=int, default=None, callback=_quality_level, help=_QUALITY_HELP
+)
 @click.option(
     "--bpp",
-    type=click.FloatRange(min=0, min_open=True),
+    type=float,
+    callback=_rate_target,
     help="Rate target, bits per pixel of the whole file: the best file not above it.",
 )
 @click.option(
@@ -344,7 +397,7 @@ def _format_choices() -> list[str]:
 @click.option(
     "-o",
     "--output",
-    type=_PATH,
+    type=_OUT,
     help="Output image, '-' for stdout [default: VQZ with .png; stdout if VQZ is '-'].",
 )
 @click.option(
@@ -359,13 +412,18 @@ def decode(vqz: Path, output: Path | None, fmt: str | None, force: bool) -> None
     """Decompress a .vqz file (or '-' for stdin) to an image (PNG unless -o or --format names
     another format)."""
     from vqcodec import outputs
-    from vqcodec.api import decompress
+    from vqcodec.vqz_input import read_vqz
 
     output = output or (STDIO if _is_stdio(vqz) else vqz.with_suffix(".png"))
     _check_output(output, force, vqz)
     fmt = _output_format(output, fmt)
     start = time.perf_counter()
-    image = decompress(_stdin() if _is_stdio(vqz) else vqz)
+    # every check that needs no decoding (header, limits, layout, payload CRC) runs before torch
+    # is even imported: a damaged or hostile file costs milliseconds and a few MB
+    parsed = read_vqz(_stdin() if _is_stdio(vqz) else vqz)
+    from vqcodec.api import decompress
+
+    image = decompress(parsed)
     _write(output, outputs.encode_image(image, fmt), force)
     seconds = time.perf_counter() - start
     _report(output, f"({image.width}x{image.height} {image.mode}, {seconds:.2f} s)")
@@ -501,29 +559,41 @@ def bench(
         click.echo(f"wrote {plot_out}")
 
 
-def _positive_finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if not (math.isfinite(value) and value > 0):
-        raise click.BadParameter(f"{value} is not a finite number above 0 (e.g. 0.8 or 1.0)")
+TEMPERATURES = (0.05, 20.0)  # beyond, the softmax underflows or every code is equally likely
+
+
+def _temperature(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    low, high = TEMPERATURES
+    if not (math.isfinite(value) and low <= value <= high):
+        raise click.BadParameter(f"{value} is not in {low:g}..{high:g} (e.g. 0.8 or 1.0)")
     return value
 
 
 @main.command()
-@click.option("-q", "--quality", type=int, default=None, help=_QUALITY_HELP)
+@click.option(
+    "-q", "--quality", type=int, default=None, callback=_quality_level, help=_QUALITY_HELP
+)
 @click.option("-m", "--model", default=None, help=_MODEL_HELP)
 @click.option(
     "--size", default="256x256", show_default=True, help="WIDTHxHEIGHT of each sample, 8..1024."
 )
 @click.option("-n", "count", default=8, show_default=True, help="Number of samples, 1..64.")
-@click.option("--seed", default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=0,
+    show_default=True,
+    help="Random seed.",
+)
 @click.option(
     "--temperature",
     type=float,
     default=1.0,
     show_default=True,
-    callback=_positive_finite,
-    help="Softmax temperature, finite and above 0 (below 1: more typical codes).",
+    callback=_temperature,
+    help="Softmax temperature, 0.05..20 (below 1: more typical codes).",
 )
-@click.option("-o", "--output", type=_PATH, required=True, help="Folder for the PNGs.")
+@click.option("-o", "--output", type=_OUT, required=True, help="Folder for the PNGs.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing files.")
 @friendly_errors
 def sample(
@@ -550,6 +620,15 @@ def sample(
         ) from None
     if not (8 <= width <= 1024 and 8 <= height <= 1024) or not 1 <= count <= 64:
         raise click.BadParameter("sizes 8..1024 and 1..64 samples", param_hint="--size/-n")
+    if output.exists() and not output.is_dir():
+        raise click.BadParameter(f"{output} is not a folder; -o names the samples' folder",
+                                 param_hint="-o")  # fmt: skip
+    names = [f"sample_{k:02d}.png" for k in range(count)] + ["grid.png"]
+    if output.is_dir() and not force and (taken := [n for n in names if (output / n).exists()]):
+        raise click.ClickException(
+            f"{output / taken[0]} exists; use --force to overwrite the samples or -o to choose "
+            "another folder"
+        )
     codec = load_codec(model, quality)
     images = sample_images(codec, width, height, count, seed, temperature)
     output.mkdir(parents=True, exist_ok=True)

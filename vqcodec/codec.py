@@ -32,12 +32,12 @@ from vqcodec.entropy import (
     single_thread,
     words_to_bytes,
 )
-from vqcodec.errors import CorruptStreamError, ModelError
+from vqcodec.errors import CorruptStreamError, FormatLimitError, ModelError
 from vqcodec.int_stepper import teacher_forced_bits
 from vqcodec.intprior import IntPriorTorch, load_priors
 from vqcodec.prior import PixelCNN
 from vqcodec.rate_aware import RateAware
-from vqcodec.tiles import TileGrid, crop
+from vqcodec.tiles import TileGrid, crop, map_sizes, tiling_problem
 from vqcodec.vqvae import HierarchicalVQVAE
 
 LEVELS = ("top", "bottom")  # the code maps, coarsest first; prior k is conditioned on map k - 1
@@ -65,12 +65,6 @@ class CodecModel(nn.Module):
     def priors(self) -> list[PixelCNN]:
         """The float priors, coarsest map first."""
         return [self.prior_top, self.prior_bottom]
-
-
-def map_sizes(width: int, height: int, stride: int) -> list[tuple[int, int]]:
-    """(H, W) of every code map, coarsest first, for an image of the given original size."""
-    top_h, top_w = -(-height // (2 * stride)), -(-width // (2 * stride))
-    return [(top_h, top_w), (2 * top_h, 2 * top_w)]
 
 
 def save_model(model: CodecModel, folder: Path) -> str:
@@ -295,6 +289,8 @@ class Codec:
         """Range-code map by map, each tile by tile (in lockstep groups); a map's prior reads the
         same tile of the coarser map. `source(level, coarser maps)` gives the map to code, or a
         `RateAware` choosing its indices as they are coded."""
+        if problem := tiling_problem(shapes, tile):
+            raise FormatLimitError(f"cannot code this image: {problem}")
         grid = TileGrid(shapes[0], len(shapes), tile)
         rects = grid.rects()
         coded: list[list[EncodedMap | None]] = [[None] * len(shapes) for _ in rects]
@@ -348,12 +344,12 @@ class Codec:
     ) -> list[torch.Tensor]:
         """Inverse of `encode_maps` for an image of the given size."""
         shapes = map_sizes(width, height, self.cfg.vqvae.stride)
+        if problem := tiling_problem(shapes, tile, len(streams)):
+            raise CorruptStreamError(f"invalid .vqz layout: {problem}")
+        if any(len(s) != len(shapes) for s in streams):
+            raise CorruptStreamError(f"the file has {len(streams[0])} maps; the model needs 2")
         grid = TileGrid(shapes[0], len(shapes), tile)
         rects = grid.rects()
-        if len(streams) != len(rects) or any(len(s) != len(shapes) for s in streams):
-            raise CorruptStreamError(
-                f"the file has {len(streams)} tiles; its size and tiling need {len(rects)}"
-            )
         maps = [torch.empty(h, w, dtype=torch.long) for h, w in shapes]
         for level in range(len(shapes)):  # a whole map before the next
             groups = self._groups(grid, level)

@@ -17,6 +17,15 @@ class CorruptStreamError(FormatError):
     """The file is structurally valid but its payload is damaged (CRC mismatch, bad stream)."""
 
 
+class FormatLimitError(VQCodecError):
+    """An image whose file would break the format's limits (say, more payload bytes per pixel
+    than any reader accepts): refused by the writer, so no file is written that cannot be read."""
+
+
+class OutputError(VQCodecError):
+    """The output cannot be written there (a folder, a device, a link, a missing folder)."""
+
+
 class ModelError(VQCodecError):
     """The requested or referenced model is not installed, or its weights do not match."""
 

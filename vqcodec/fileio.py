@@ -13,10 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+from vqcodec.errors import OutputError
 
 TEMP_PREFIX, TEMP_SUFFIX = ".vqcodec-", ".tmp"
 
@@ -68,11 +71,48 @@ def _write_via_temp(path: Path, data: bytes, overwrite: bool) -> None:
             tmp.unlink()
 
 
+def check_target(path: Path, overwrite: bool = False) -> None:
+    """Before any work: `path` can become a regular file here. OutputError if it names a
+    folder, a device, a pipe, a socket or a symbolic link (never replaced, not even with
+    `overwrite`: an output is a regular file) or lies in a folder that does not exist or
+    cannot be written; FileExistsError if it is an existing file and not `overwrite`."""
+    text = os.fspath(path)
+    if not text:
+        raise OutputError("the output file name is empty")
+    if "\0" in text:
+        raise OutputError("an output file name cannot contain a NUL character")
+    path = Path(text)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except NotADirectoryError:
+        raise OutputError(f"{path}: a folder on its path is a file") from None
+    except OSError as exc:
+        raise OutputError(f"{exc.strerror or exc}: {path}") from None
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            raise OutputError(f"{path} is a folder; give a file name")
+        if stat.S_ISLNK(mode):
+            raise OutputError(
+                f"{path} is a symbolic link; outputs are written only as regular files"
+            )
+        if not stat.S_ISREG(mode):
+            raise OutputError(f"{path} is not a regular file (a device, pipe or socket)")
+        if not overwrite:
+            raise FileExistsError(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write in the folder {folder} (permission denied)")
+
+
 def write_atomic(path: Path, data: bytes, overwrite: bool = False) -> None:
-    """Write `data` to `path` atomically; FileExistsError if it exists and not `overwrite`."""
+    """Write `data` to `path` atomically, as a regular file (`check_target`); FileExistsError
+    if it exists and not `overwrite`."""
+    check_target(path, overwrite)
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(path)
     with _signals_raise():
         try:
             _write_via_temp(path, data, overwrite)

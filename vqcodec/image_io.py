@@ -106,8 +106,9 @@ def _read_bounded(stream: IO[bytes], name: str) -> bytes:
     while size <= MAX_INPUT_BYTES:
         try:
             part = stream.read(min(1 << 20, MAX_INPUT_BYTES + 1 - size))
-        except OSError as exc:
-            raise ImageInputError(f"cannot read {name}: {exc.strerror or exc}") from None
+        except (OSError, ValueError) as exc:  # ValueError: a closed file
+            reason = "the file is closed" if "closed" in str(exc) else exc.strerror or exc
+            raise ImageInputError(f"cannot read {name}: {reason}") from None
         if part is not None and not isinstance(part, bytes | bytearray):
             raise InputTypeError(f"{name} must be opened in binary mode ('rb')")
         if not part:  # the end (or, from a non-blocking stream, nothing ready: taken as the end)
@@ -141,18 +142,27 @@ def _decode(fp: IO[bytes], name: str) -> Image.Image:
         return _still_upright(Image.open(fp), name)
 
 
+def _shown(path: Path) -> str:
+    """A path for a one-line message (a 5000-character name is cut)."""
+    text = str(path)
+    return text if len(text) <= 200 else text[:120] + "..." + text[-40:]
+
+
 def _open(source: object) -> tuple[Image.Image, str]:
     """A decoded, still, upright PIL image from a path, bytes or file object, and its name."""
     if isinstance(source, str | os.PathLike):
         path = Path(source)
-        if not path.exists():
-            raise ImageInputError(f"no such file: {path}")
-        if path.is_dir():
-            raise ImageInputError(f"{path} is a folder, not an image")
+        shown = _shown(path)
+        if "\0" in str(path):
+            raise ImageInputError("a file name cannot contain a NUL character")
         try:
+            if not path.exists():
+                raise ImageInputError(f"no such file: {shown}")
+            if path.is_dir():
+                raise ImageInputError(f"{shown} is a folder, not an image")
             fp = path.open("rb")
         except OSError as exc:
-            raise ImageInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise ImageInputError(f"cannot read {shown}: {exc.strerror or exc}") from None
         with fp:
             return _decode(fp, str(path)), str(path)
     if isinstance(source, bytes | bytearray | memoryview):

@@ -53,7 +53,7 @@ def run(fn: Callable[..., R], jobs: Sequence[tuple], shared: Any) -> list[R]:
     if workers == 1:
         return [fn(shared, *job) for job in jobs]
     with _LOCK:
-        _CONTEXT["shared"] = shared
+        _CONTEXT["shared"], _CONTEXT["parent"] = shared, os.getpid()
         try:
             # a Pool, not a ProcessPoolExecutor: leaving its block on an error or Ctrl-C
             # terminates the workers at once instead of waiting for their jobs
@@ -85,10 +85,10 @@ def _start_worker() -> None:
     group: the parent alone handles it (and terminates the workers), so it stays one line. A
     parent killed outright takes its workers with it (Linux), before they find its pipes gone
     and print about it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()  # first: importing torch (when the parent has not) takes seconds
     import torch
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
     torch.set_num_threads(1)
 
 
@@ -99,7 +99,9 @@ def _die_with_parent() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
-        pass
+        return
+    if os.getppid() != _CONTEXT.get("parent"):  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _call(fn: Callable[..., R], job: tuple) -> R:

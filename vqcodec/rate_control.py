@@ -129,11 +129,18 @@ def fit_budget(
     for rung in rungs:
         base = encode(rung, None)
         if base.size > budget:
+            if not candidates:  # the smallest file of all first: fail at once, saying its size
+                smallest = encode(rung, MAX_WEIGHT)
+                if smallest.size > budget:
+                    raise RateError(
+                        f"cannot compress into {budget} bytes: the smallest file for this image "
+                        f"is {smallest.size} bytes"
+                    )
             pushed = push_under(lambda w, rung=rung: encode(rung, w), budget, base)
             if pushed is not None:
                 candidates.append(pushed.result)
             break
         candidates.append(fill(rung, base) if fill is not None else base.result)
-    if not candidates:
+    if not candidates:  # only if rungs is empty or size(w) is not monotonic
         raise RateError(f"cannot compress into {budget} bytes: the smallest file is larger")
     return max(reversed(candidates), key=quality)  # ties: the higher rung

@@ -10,8 +10,12 @@ independently: in parallel, in bounded memory. Tile 0 means one tile covering th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+from vqcodec.bitstream import MAX_TILE_CODES
+
+if TYPE_CHECKING:
+    import torch
 
 Rect = tuple[int, int, int, int]  # rows [r0, r1), cols [c0, c1)
 
@@ -37,6 +41,34 @@ class TileGrid:
 
     def __len__(self) -> int:
         return len(self._edges(self.coarse_shape[0])) * len(self._edges(self.coarse_shape[1]))
+
+
+def map_sizes(width: int, height: int, stride: int, levels: int = 2) -> list[tuple[int, int]]:
+    """(H, W) of every code map, coarsest first, for an image of the given original size; map
+    k has stride `stride * 2^(levels - 1 - k)`."""
+    coarse = stride << (levels - 1)
+    top_h, top_w = -(-height // coarse), -(-width // coarse)
+    return [(top_h << k, top_w << k) for k in range(levels)]
+
+
+def tiling_problem(
+    shapes: list[tuple[int, int]], tile: int, tiles: int | None = None
+) -> str | None:
+    """Why maps of these shapes cannot be coded in tiles of `tile` codes (and, given, in
+    `tiles` tiles), or None: every tile's finest map holds at most MAX_TILE_CODES codes, so the
+    prior's memory is bounded whatever tiling a file claims. Checked before any decoding."""
+    grid = TileGrid(shapes[0], len(shapes), tile)
+    h, w = shapes[-1]
+    side = tile << (len(shapes) - 1)
+    biggest = min(h, side) * min(w, side) if tile else h * w
+    if biggest > MAX_TILE_CODES:
+        return (
+            f"a tile of {biggest} codes (at most {MAX_TILE_CODES}; "
+            f"tiles of {tile or 'one'} for maps of {w}x{h})"
+        )
+    if tiles is not None and tiles != len(grid):
+        return f"{tiles} tiles where its size and tiling make {len(grid)}"
+    return None
 
 
 def crop(m: torch.Tensor, rect: Rect) -> torch.Tensor:

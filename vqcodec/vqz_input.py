@@ -11,18 +11,24 @@ from __future__ import annotations
 import io
 import os
 import stat
-import struct
 from pathlib import Path
 from typing import IO
 
-from vqcodec import bitstream
-from vqcodec.errors import FormatError, InputReadError, InputTypeError
+from vqcodec import bitstream, tiles, zoo
+from vqcodec.config import ModelConfig
+from vqcodec.errors import (
+    CorruptStreamError,
+    FormatError,
+    InputReadError,
+    InputTypeError,
+    ModelError,
+)
 
 VqzSource = bytes | bytearray | memoryview | str | os.PathLike | IO[bytes]
 
-# No .vqz payload comes near this: the coded indices cost a few bits per 16 pixels. A header
-# claiming more is refused before its payload is read.
-MAX_BYTES_PER_PIXEL = 4
+# Trailing bytes read past the payload from a pipe to say how many there are (beyond: "at
+# least"); from a regular file its size says it.
+TRAILING_COUNTED = 1 << 16
 
 
 def _read(stream: IO[bytes], n: int, name: str) -> bytes:
@@ -31,8 +37,8 @@ def _read(stream: IO[bytes], n: int, name: str) -> bytes:
     while left > 0:
         try:
             part = stream.read(left)
-        except OSError as exc:
-            raise InputReadError(f"cannot read {name}: {exc.strerror or exc}") from None
+        except (OSError, ValueError) as exc:  # ValueError: a closed file
+            raise InputReadError(f"cannot read {name}: {_reason(exc)}") from None
         if part is None:  # a non-blocking stream with nothing ready: treat as its end
             break
         if not isinstance(part, bytes | bytearray):
@@ -44,31 +50,38 @@ def _read(stream: IO[bytes], n: int, name: str) -> bytes:
     return b"".join(parts)
 
 
-def _header(read) -> tuple[bitstream.Header, bytes]:
-    """(header, the header's bytes) pulled from `read(n)`, with a sanity bound on the payload
-    it announces."""
-    header, fields, crc = bitstream.read_header(read)
-    payload = header.payload_bytes
-    if payload > MAX_BYTES_PER_PIXEL * header.width * header.height + 4096:
-        raise FormatError(
-            f"invalid .vqz header: {payload} payload bytes for a "
-            f"{header.width}x{header.height} image"
-        )
-    return header, fields + struct.pack("<HI", bitstream.header_check(fields), crc)
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return "the file is closed" if "closed file" in text else text
 
 
 def _open_path(source: str | os.PathLike) -> tuple[IO[bytes], str]:
-    path = Path(source)
+    try:
+        path = Path(source)
+        os.fspath(path).encode()
+    except (TypeError, ValueError, UnicodeError) as exc:
+        raise InputTypeError(f"not a usable file name: {exc}") from None
+    if "\0" in str(path):
+        raise InputReadError("a file name cannot contain a NUL character")
     try:
         if stat.S_ISDIR(path.stat().st_mode):
             raise InputReadError(f"{path} is a folder, not a .vqz file")
         return path.open("rb"), str(path)
-    except OSError as exc:
-        raise InputReadError(f"{exc.strerror or exc}: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise InputReadError(f"{_reason(exc)}: {_short(path)}") from None
+
+
+def _short(path: Path) -> str:
+    """A path for a one-line message (a 5000-character name is cut)."""
+    text = str(path)
+    return text if len(text) <= 200 else text[:120] + "..." + text[-40:]
 
 
 def _stream_of(source: object) -> tuple[IO[bytes], str, bool]:
     """(binary stream, name for messages, whether we opened it and must close it)."""
+    looks_like_data = "\0" in source or len(source) > 4096 if isinstance(source, str) else False
+    if looks_like_data and source.startswith(bitstream.MAGIC.decode()):  # not a file name
+        raise InputTypeError("got .vqz data as a str; pass bytes (open files with 'rb')")
     if isinstance(source, str | os.PathLike):
         return (*_open_path(source), True)
     if isinstance(source, io.TextIOBase):
@@ -82,17 +95,65 @@ def _stream_of(source: object) -> tuple[IO[bytes], str, bool]:
     )
 
 
-def read_vqz(source: VqzSource) -> bytes:
-    """The bytes of a .vqz file, read no further than its header announces (plus one byte)."""
+def _trailing(stream: IO[bytes], name: str, file_bytes: int) -> str:
+    """How many bytes follow the payload (`file_bytes` read so far): a regular file's size says
+    it; from a pipe, exact up to TRAILING_COUNTED more, then 'at least'."""
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode):
+        return f"{info.st_size - file_bytes + 1} bytes"
+    more = 1 + len(_read(stream, TRAILING_COUNTED, name))
+    return f"{more} bytes" if more <= TRAILING_COUNTED else f"at least {more} bytes"
+
+
+def read_vqz(source: VqzSource) -> bitstream.Parsed:
+    """A .vqz file read and checked as far as it can be without decoding: header and limits,
+    length, the payload CRC (format 5). Reads no further than the header announces (plus what
+    it takes to count trailing bytes)."""
+    if isinstance(source, bitstream.Parsed):
+        return source
     if isinstance(source, bytes | bytearray | memoryview):
-        return bytes(source)
+        parsed = bitstream.unpack(bytes(source))
+        check_layout(parsed.header)
+        return parsed
     stream, name, owned = _stream_of(source)
     try:
-        header, head = _header(lambda n: _read(stream, n, name))
-        return head + _read(stream, header.payload_bytes + 1, name)
+        found = bitstream.read_header(lambda n: _read(stream, n, name))
+        payload = _read(stream, found.header.payload_bytes + 1, name)
+        if len(payload) > found.header.payload_bytes:
+            read_so_far = len(found.raw) + len(payload)
+            raise FormatError(
+                f"trailing data after the .vqz payload ({_trailing(stream, name, read_so_far)})"
+            )
+        parsed = bitstream.unpack(found.raw + payload)
     finally:
         if owned:
             stream.close()
+    check_layout(parsed.header)
+    return parsed
+
+
+def layout_problem(header: bitstream.Header) -> str | None:
+    """Why the file's map layout (tiles and maps for its image size) cannot be its model's, or
+    None. Needs the model's config only (no weights, no torch); ModelError if the model is not
+    installed."""
+    entry = zoo.by_id(header.model_id)
+    try:
+        cfg = ModelConfig.from_json((entry.folder / zoo.CONFIG_FILE).read_text())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"model {entry.name} cannot be loaded: {exc}") from None
+    shapes = tiles.map_sizes(header.width, header.height, cfg.vqvae.stride)
+    if header.maps != len(shapes):
+        return f"{header.maps} code maps where model {entry.name} has {len(shapes)}"
+    return tiles.tiling_problem(shapes, header.tile, len(header.lengths))
+
+
+def check_layout(header: bitstream.Header) -> None:
+    """Refuse a layout its model cannot have before anything is decoded (`layout_problem`)."""
+    if problem := layout_problem(header):
+        raise CorruptStreamError(f"invalid .vqz header: {problem}")
 
 
 def read_header(source: VqzSource) -> tuple[bitstream.Header, int, int]:
@@ -104,8 +165,9 @@ def read_header(source: VqzSource) -> tuple[bitstream.Header, int, int]:
         return header, len(data) - header.payload_bytes, len(data)
     stream, name, owned = _stream_of(source)
     try:
-        header, head = _header(lambda n: _read(stream, n, name))
-        header_bytes, total = len(head), len(head) + header.payload_bytes
+        found = bitstream.read_header(lambda n: _read(stream, n, name))
+        header_bytes = len(found.raw)
+        total = header_bytes + found.header.payload_bytes
         info = os.fstat(stream.fileno()) if owned else None
         if info is not None and stat.S_ISREG(info.st_mode):  # not a pipe or a device
             size = info.st_size
@@ -113,7 +175,7 @@ def read_header(source: VqzSource) -> tuple[bitstream.Header, int, int]:
                 raise FormatError(f"truncated .vqz file ({size} bytes, header says {total})")
             if size > total:
                 raise FormatError(f"trailing data after the .vqz payload ({size - total} bytes)")
-        return header, header_bytes, total
+        return found.header, header_bytes, total
     finally:
         if owned:
             stream.close()
