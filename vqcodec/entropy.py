@@ -1,4 +1,4 @@
-"""Range coding of code maps under the priors. The only module importing constriction.
+"""Range coding of code maps under the priors (the coder itself: `vqcodec.coder`).
 
 Format 2 (`encode_tiles` / `decode_tiles`): the integer prior (`vqcodec.intprior`) gives every
 position an integer frequency row summing to 2^23; both directions walk the same lockstep
@@ -17,17 +17,17 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import constriction
 import numpy as np
 import torch
 
+from vqcodec.coder import Decoder, Encoder
+from vqcodec.coder import bytes_to_words as bytes_to_words  # re-exported: codec, legacy_v1
+from vqcodec.coder import words_to_bytes as words_to_bytes
 from vqcodec.errors import CorruptStreamError
 from vqcodec.int_stepper import Front, IntStepper
 from vqcodec.intprior import FREQ_BITS, IntPriorTorch
 from vqcodec.prior import PixelCNN, PixelCNNStepper
 from vqcodec.schedule import wavefronts
-
-_FAMILY = constriction.stream.model.Categorical(perfect=False)
 
 ProbsHook = Callable[[np.ndarray], None]  # sees every float32 probability block handed to the coder
 
@@ -36,8 +36,8 @@ def probability_rows(logits: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """The one policy turning logits (n, K) into coder input, for encoder and decoder alike.
 
     Softmax and normalisation in float64, then a single cast to a C-contiguous float32 array
-    (constriction corrupts silently on non-contiguous input and can panic on rows whose float32
-    sum is off). Returns (float32 rows for the coder, float64 rows for ideal-bit accounting).
+    (the coder quantizes float32 rows; docs/CODER.md). Returns (float32 rows for the coder,
+    float64 rows for ideal-bit accounting).
     """
     p64 = torch.softmax(logits.double(), dim=1).numpy()
     p64 /= p64.sum(axis=1, keepdims=True)
@@ -67,22 +67,6 @@ class EncodedMap:
     symbols: torch.Tensor | None = None  # the coded (h, w) indices (format 2)
 
 
-def words_to_bytes(words: np.ndarray) -> bytes:
-    """Little-endian bytes of the coder's words, trailing zero bytes dropped (restored on read)."""
-    return words.astype("<u4").tobytes().rstrip(b"\0")
-
-
-def bytes_to_words(data: bytes) -> np.ndarray:
-    padded = data + b"\0" * (-len(data) % 4)
-    return np.frombuffer(padded, dtype="<u4").astype(np.uint32)
-
-
-def _decode_error(exc: BaseException) -> CorruptStreamError:
-    if isinstance(exc, KeyboardInterrupt | SystemExit):
-        raise exc
-    return CorruptStreamError(f"range decoder failed: {exc}")
-
-
 # One coding step: the wavefront's positions and coder input -> the symbols at those positions.
 CodeStep = Callable[[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray], torch.Tensor]
 
@@ -110,19 +94,19 @@ def encode_map(
     net: PixelCNN, idx: torch.Tensor, cond_idx: torch.Tensor | None, hook: ProbsHook | None = None
 ) -> EncodedMap:
     """Range-code an (H, W) map of indices under `net` (conditioned on `cond_idx` if given)."""
-    encoder = constriction.stream.queue.RangeEncoder()
+    encoder = Encoder()
     ideal = 0.0
 
     def encode_step(rows, cols, probs, p64):
         nonlocal ideal
         symbols = idx[rows, cols]
         sym = symbols.numpy().astype(np.int32)
-        encoder.encode(sym, _FAMILY, probs)
+        encoder.encode_rows(sym, probs)
         ideal -= float(np.log2(p64[np.arange(len(sym)), sym]).sum())
         return symbols
 
     _walk(net, *idx.shape, cond_idx, encode_step, hook)
-    return EncodedMap(encoder.get_compressed(), ideal)
+    return EncodedMap(encoder.words(), ideal)
 
 
 def decode_map(
@@ -134,15 +118,11 @@ def decode_map(
     hook: ProbsHook | None = None,
 ) -> torch.Tensor:
     """Inverse of `encode_map`: the (H, W) int64 index map."""
-    decoder = constriction.stream.queue.RangeDecoder(words)
+    decoder = Decoder(words)
     idx = torch.empty(height, width, dtype=torch.long)
 
     def decode_step(rows, cols, probs, p64):
-        try:
-            sym = decoder.decode(_FAMILY, probs)
-        except BaseException as exc:  # constriction may panic (BaseException) on bad data
-            raise _decode_error(exc) from None
-        symbols = torch.from_numpy(sym.astype(np.int64))
+        symbols = torch.from_numpy(decoder.decode_rows(probs))
         if symbols.numel() and int(symbols.max()) >= net.cfg.codes:
             raise CorruptStreamError("decoded an index outside the codebook")
         idx[rows, cols] = symbols
@@ -160,8 +140,9 @@ Choice = Callable[[Front, torch.Tensor], torch.Tensor]
 
 
 def coder_rows(freqs: torch.Tensor) -> np.ndarray:
-    """Integer frequency rows (each summing to 2^23) as the float32 probabilities constriction
-    takes: f / 2^23 is exact in float32, so the coder input is as exact as the integers."""
+    """Integer frequency rows (each summing to 2^23) as the float32 probability rows the coder
+    quantizes (to 2^24, `coder.frequency_table`): f / 2^23 is exact in float32, so the coder's
+    tables are as exact as the integers."""
     return np.ascontiguousarray((freqs.to(torch.float64) * 2.0**-FREQ_BITS).numpy(), np.float32)
 
 
@@ -179,7 +160,7 @@ def encode_tiles(
     indices are in every result's `symbols`."""
     stepper = IntStepper(net, [tuple(t.shape) for t in tiles], conds)
     flat = torch.cat([t.reshape(-1) for t in tiles])  # the layout's tile-major raster order
-    encoders = [constriction.stream.queue.RangeEncoder() for _ in tiles]
+    encoders = [Encoder() for _ in tiles]
     ideal = [0.0] * len(tiles)
     for front in stepper.schedule:
         freqs = stepper.step(front)
@@ -196,13 +177,13 @@ def encode_tiles(
         start = 0
         for b, n in enumerate(front.counts):
             if n:
-                encoders[b].encode(sym[start : start + n], _FAMILY, probs[start : start + n])
+                encoders[b].encode_rows(sym[start : start + n], probs[start : start + n])
                 ideal[b] += FREQ_BITS * n - float(chosen[start : start + n].sum())
                 start += n
         stepper.set_symbols(front, symbols)
     coded = flat.split([t.numel() for t in tiles])
     return [
-        EncodedMap(e.get_compressed(), i, c.view(t.shape))
+        EncodedMap(e.words(), i, c.view(t.shape))
         for e, i, c, t in zip(encoders, ideal, coded, tiles, strict=True)
     ]
 
@@ -217,7 +198,7 @@ def decode_tiles(
 ) -> list[torch.Tensor]:
     """Inverse of `encode_tiles`: the (h, w) int64 index map of every tile."""
     stepper = IntStepper(net, shapes, conds)
-    decoders = [constriction.stream.queue.RangeDecoder(w) for w in words]
+    decoders = [Decoder(w) for w in words]
     flat = torch.empty(sum(h * w for h, w in shapes), dtype=torch.long)
     for front in stepper.schedule:
         freqs = stepper.step(front)
@@ -227,12 +208,9 @@ def decode_tiles(
         parts, start = [], 0
         for b, n in enumerate(front.counts):
             if n:
-                try:
-                    parts.append(decoders[b].decode(_FAMILY, probs[start : start + n]))
-                except BaseException as exc:  # constriction may panic (BaseException)
-                    raise _decode_error(exc) from None
+                parts.append(decoders[b].decode_rows(probs[start : start + n]))
                 start += n
-        symbols = torch.from_numpy(np.concatenate(parts).astype(np.int64))
+        symbols = torch.from_numpy(np.concatenate(parts))
         if int(symbols.max()) >= net.cfg.codes or int(symbols.min()) < 0:
             raise CorruptStreamError("decoded an index outside the codebook")
         flat[front.plain] = symbols

@@ -20,7 +20,8 @@ one distribution from a fixed two-parameter family (mass at zero, geometric deca
 magnitudes), built from integers only, so every machine codes with the same frequencies; the
 encoder picks the member per class that costs the fewest bits, and sends it (about 4 bits) the
 first time the class is used. Magnitudes of ESCAPE and more code the excess with an Exp-Golomb
-code. The choices were measured on held-out training images (docs/DESIGN.md, section 3c).
+code (`coder.encode_exp_golomb`). The choices were measured on held-out training images
+(docs/DESIGN.md, section 3c).
 
 Images are coded in stripes of STRIPE_BLOCKS block rows, each its own stream with its own
 class parameters: memory stays bounded and stripes decode independently.
@@ -31,9 +32,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-import constriction
 import numpy as np
 
+from vqcodec import coder
 from vqcodec.errors import CorruptStreamError
 
 BLOCK = 8
@@ -42,11 +43,11 @@ STEP_UNITS = 4  # the header stores the step in quarters
 MIN_STEP_Q, MAX_STEP_Q = 4, 4095  # steps from 1.0 to 1023.75 (DCT units of 8-bit pixels)
 STEP_RANGE = (MIN_STEP_Q / STEP_UNITS, MAX_STEP_Q / STEP_UNITS)  # the same, as steps
 ESCAPE = 15  # magnitudes coded as symbols: 0..ESCAPE (ESCAPE: "this or more")
+# the excess over ESCAPE: coder's Exp-Golomb code, whose 0 .. 2^13 - 2 suffice for 8-bit residuals
 SYMBOLS = 2 * ESCAPE + 1  # q + ESCAPE for q in [-ESCAPE, ESCAPE]
 BAND_GROUPS = np.array([1, 2, 3, 4, 6, 8, 10, 13, 15, 21, 28, 36, 45, 64])  # zigzag upper ends
 ACTIVITY_LEVELS = 10
 NEAR_WEIGHT = 4  # second pass: the band's own neighbours count this much in the activity
-MAX_EXCESS_BITS = 13  # Exp-Golomb prefix values 0..12 suffice for any 8-bit residual
 FREQ_BITS = 20  # frequencies of a row sum to 2^20
 DEADZONE = 0.1  # the encoder's first rounding offset toward zero (not in the format)
 RD_LAMBDA = 0.15  # the encoder's rate-distortion trade: squared error per bit, in steps^2
@@ -198,11 +199,11 @@ def family() -> np.ndarray:
 
 
 @cache
-def _models() -> list[constriction.stream.model.Categorical]:
-    probs = family().astype(np.float64) * 2.0**-FREQ_BITS  # exact in float32 too
-    return [
-        constriction.stream.model.Categorical(p.astype(np.float32), perfect=False) for p in probs
-    ]
+def _models() -> list[coder.Model]:
+    """The coder's models of the family: f / 2^FREQ_BITS, exact in float32, quantized to the
+    coder's 2^24 tables as the float rows always were (`coder.frequency_table`)."""
+    probs = family().astype(np.float64) * 2.0**-FREQ_BITS
+    return [coder.categorical(p) for p in probs.astype(np.float32)]
 
 
 @cache
@@ -216,28 +217,24 @@ def _costs() -> np.ndarray:
 # training images), else the zero level (uniform) and the decay (geometric: 90 % take the
 # fastest). About 4 bits a class on average, against 10 for a uniform member.
 ZERO_MEMBER = (ZERO_LEVELS - 1) * DECAY_LEVELS  # the highest P(0), the fastest decay
-_HALF = constriction.stream.model.Categorical(np.array([0.5, 0.5], np.float32), perfect=False)
-_ZERO_LEVEL = constriction.stream.model.Uniform(ZERO_LEVELS)
+_HALF = coder.categorical([0.5, 0.5])
+_ZERO_LEVEL = coder.uniform(ZERO_LEVELS)
 _DECAY_P = [2.0 ** -(i + 1) for i in range(DECAY_LEVELS - 1)] + [2.0 ** -(DECAY_LEVELS - 1)]
-_DECAY = constriction.stream.model.Categorical(np.array(_DECAY_P, np.float32), perfect=False)
+_DECAY = coder.categorical(_DECAY_P)
 
 
-def _encode_member(encoder, member: int) -> None:
-    encoder.encode(np.array([int(member == ZERO_MEMBER)], np.int32), _HALF)
+def _encode_member(encoder: coder.Encoder, member: int) -> None:
+    encoder.encode(np.array([int(member == ZERO_MEMBER)]), _HALF)
     if member != ZERO_MEMBER:
-        encoder.encode(np.array([member // DECAY_LEVELS], np.int32), _ZERO_LEVEL)
-        encoder.encode(np.array([member % DECAY_LEVELS], np.int32), _DECAY)
+        encoder.encode(np.array([member // DECAY_LEVELS]), _ZERO_LEVEL)
+        encoder.encode(np.array([member % DECAY_LEVELS]), _DECAY)
 
 
-def _decode_member(decoder) -> int:
+def _decode_member(decoder: coder.Decoder) -> int:
     if decoder.decode(_HALF, 1)[0]:
         return ZERO_MEMBER
     level = int(decoder.decode(_ZERO_LEVEL, 1)[0])
     return level * DECAY_LEVELS + int(decoder.decode(_DECAY, 1)[0])
-
-
-_EXCESS_P = [2.0 ** -(k + 1) for k in range(MAX_EXCESS_BITS - 1)] + [2.0 ** -(MAX_EXCESS_BITS - 1)]
-_EXCESS_BITS = constriction.stream.model.Categorical(np.array(_EXCESS_P, np.float32), perfect=False)
 
 
 # ---- contexts ----------------------------------------------------------------------------------
@@ -325,7 +322,7 @@ def encode_stripe(q: np.ndarray) -> bytes:
     symbols, classes = _symbols_and_classes(q)
     members = choose_members(symbols, classes, channels)
     models = _models()
-    encoder = constriction.stream.queue.RangeEncoder()
+    encoder = coder.Encoder()
     sent = np.zeros(len(members), bool)
     passes = _passes(q.shape[:3])
     for band in range(BLOCK * BLOCK):
@@ -334,10 +331,10 @@ def encode_stripe(q: np.ndarray) -> bytes:
                 if not sent[cls]:
                     _encode_member(encoder, members[cls])
                     sent[cls] = True
-                encoder.encode(symbols[band, positions].astype(np.int32), models[members[cls]])
+                encoder.encode(symbols[band, positions], models[members[cls]])
         excess = np.abs(q[..., band].reshape(-1)) - ESCAPE
-        encode_exp_golomb(encoder, excess[excess >= 0])
-    return encoder.get_compressed().astype("<u4").tobytes().rstrip(b"\0")
+        coder.encode_exp_golomb(encoder, excess[excess >= 0])
+    return encoder.to_bytes()
 
 
 def _passes(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -357,69 +354,32 @@ def _by_class(classes: np.ndarray, subset: np.ndarray) -> list[tuple[int, np.nda
     return [(int(c), order[a:b]) for c, a, b in zip(present, starts, ends, strict=True)]
 
 
-def encode_exp_golomb(encoder, excess: np.ndarray) -> None:
-    """Exp-Golomb for integers 0 .. 2^(MAX_EXCESS_BITS - 1) - 2: the bit length k of
-    excess + 1 (categorical), then its k low bits."""
-    if not len(excess):
-        return
-    value = excess.astype(np.int64) + 1
-    k = np.floor(np.log2(value)).astype(np.int64)
-    k += (1 << (k + 1)) <= value  # exact bit lengths whatever the float log did
-    k -= (1 << k) > value
-    encoder.encode(k.astype(np.int32), _EXCESS_BITS)
-    for bits in range(1, MAX_EXCESS_BITS):
-        chosen = k == bits
-        if chosen.any():
-            rest = value[chosen] - (1 << bits)
-            encoder.encode(rest.astype(np.int32), constriction.stream.model.Uniform(1 << bits))
-
-
 def decode_stripe(data: bytes, channels: int, bh: int, bw: int) -> np.ndarray:
     """Inverse of `encode_stripe`: the (channels, bh, bw, 64) int32 coefficients."""
-    words = np.frombuffer(data + b"\0" * (-len(data) % 4), "<u4").astype(np.uint32)
-    decoder = constriction.stream.queue.RangeDecoder(words)
+    decoder = coder.Decoder(data, "refinement decoder failed")
     models = _models()
     members = np.full(classes_count(channels), -1, np.int64)
     q = np.zeros((channels, bh, bw, BLOCK * BLOCK), np.int32)
     earlier = np.zeros((channels, bh, bw), np.int64)
     passes = _passes((channels, bh, bw))
-    try:
-        for band in range(BLOCK * BLOCK):
-            values = np.full(channels * bh * bw, ESCAPE, np.int64)  # symbols of q = 0
-            for second, subset in enumerate(passes):
-                first = np.abs(values - ESCAPE).reshape(channels, bh, bw) if second else None
-                classes = _band_classes(earlier, band, first)  # first: zero at second-pass places
-                for cls, positions in _by_class(classes, subset):
-                    if members[cls] < 0:
-                        members[cls] = _decode_member(decoder)
-                    values[positions] = decoder.decode(models[members[cls]], len(positions))
-            values -= ESCAPE
-            escaped = np.flatnonzero(np.abs(values) == ESCAPE)
-            if len(escaped):
-                excess = decode_exp_golomb(decoder, len(escaped))
-                values[escaped] += np.sign(values[escaped]) * excess
-            band_q = values.reshape(channels, bh, bw)
-            q[..., band] = band_q
-            earlier += np.minimum(np.abs(band_q), ESCAPE)
-    except CorruptStreamError:
-        raise
-    except BaseException as exc:  # constriction may panic (BaseException) on bad data
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            raise
-        raise CorruptStreamError(f"refinement decoder failed: {exc}") from None
+    for band in range(BLOCK * BLOCK):
+        values = np.full(channels * bh * bw, ESCAPE, np.int64)  # symbols of q = 0
+        for second, subset in enumerate(passes):
+            first = np.abs(values - ESCAPE).reshape(channels, bh, bw) if second else None
+            classes = _band_classes(earlier, band, first)  # first: zero at second-pass places
+            for cls, positions in _by_class(classes, subset):
+                if members[cls] < 0:
+                    members[cls] = _decode_member(decoder)
+                values[positions] = decoder.decode(models[members[cls]], len(positions))
+        values -= ESCAPE
+        escaped = np.flatnonzero(np.abs(values) == ESCAPE)
+        if len(escaped):
+            excess = coder.decode_exp_golomb(decoder, len(escaped))
+            values[escaped] += np.sign(values[escaped]) * excess
+        band_q = values.reshape(channels, bh, bw)
+        q[..., band] = band_q
+        earlier += np.minimum(np.abs(band_q), ESCAPE)
     return q
-
-
-def decode_exp_golomb(decoder, n: int) -> np.ndarray:
-    """Inverse of `encode_exp_golomb`: n integers."""
-    k = decoder.decode(_EXCESS_BITS, n).astype(np.int64)
-    value = np.ones(n, np.int64) << k
-    for bits in range(1, MAX_EXCESS_BITS):
-        chosen = np.flatnonzero(k == bits)
-        if len(chosen):
-            rest = decoder.decode(constriction.stream.model.Uniform(1 << bits), len(chosen))
-            value[chosen] += rest
-    return value - 1
 
 
 # ---- whole images ------------------------------------------------------------------------------

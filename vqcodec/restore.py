@@ -20,10 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import constriction
 import numpy as np
 
-from vqcodec import refine
+from vqcodec import coder, refine
 from vqcodec.errors import CorruptStreamError
 
 RADIUS = 2
@@ -32,11 +31,11 @@ OFFSETS = [  # one of each pair (o, -o) in the 5x5 box but the centre
 ]
 TAPS = len(OFFSETS) + 1  # the second differences, then the constant
 FRACTION_BITS = 7
-MAX_WEIGHT = 4095  # |weight| in 1/2^FRACTION_BITS: zigzagged it fits refine's Exp-Golomb code
+MAX_WEIGHT = 4095  # |weight| in 1/2^FRACTION_BITS: zigzagged it fits coder's Exp-Golomb code
 CHUNK_ROWS = 256  # rows filtered at once: bounds the memory of the differences
 BASE_ONLY_STEP = 256.0  # the trade of a file without refinement: as at the coarsest step used
 CLASSES = 4  # activity classes (`activity_classes`)
-_MODE = constriction.stream.model.Uniform(3)  # none, one filter, one per class
+_MODE = coder.uniform(3)  # none, one filter, one per class
 
 
 @dataclass(frozen=True)
@@ -177,36 +176,30 @@ def encode(filt: Filter) -> bytes:
     class), then the zigzagged weights (Exp-Golomb). Empty when no channel is filtered."""
     if not filt.active:
         return b""
-    encoder = constriction.stream.queue.RangeEncoder()
+    encoder = coder.Encoder()
     for weights in filt.weights:
         mode = 0 if weights is None else 1 if len(weights) == 1 else 2
-        encoder.encode(np.array([mode], np.int32), _MODE)
+        encoder.encode(np.array([mode]), _MODE)
         if weights is not None:
-            refine.encode_exp_golomb(encoder, _zigzag(np.array(weights).reshape(-1)))
-    return encoder.get_compressed().astype("<u4").tobytes().rstrip(b"\0")
+            coder.encode_exp_golomb(encoder, _zigzag(np.array(weights).reshape(-1)))
+    return encoder.to_bytes()
 
 
 def decode(data: bytes, channels: int) -> Filter:
     """Inverse of `encode`; CorruptStreamError for a stream that is not one."""
     if not data:
         return Filter((None,) * channels)
-    words = np.frombuffer(data + b"\0" * (-len(data) % 4), "<u4").astype(np.uint32)
-    decoder = constriction.stream.queue.RangeDecoder(words)
+    decoder = coder.Decoder(data, "restoration filter stream is damaged")
     chosen: list[tuple[tuple[int, ...], ...] | None] = []
-    try:
-        for _ in range(channels):
-            mode = int(decoder.decode(_MODE, 1)[0])
-            if mode == 0:
-                chosen.append(None)
-                continue
-            filters = 1 if mode == 1 else CLASSES
-            z = refine.decode_exp_golomb(decoder, filters * TAPS)
-            w = np.where(z % 2, -(z + 1) // 2, z // 2).reshape(filters, TAPS)
-            chosen.append(tuple(tuple(int(v) for v in row) for row in w))
-    except BaseException as exc:  # constriction may panic (BaseException) on bad data
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            raise
-        raise CorruptStreamError(f"restoration filter stream is damaged: {exc}") from None
+    for _ in range(channels):
+        mode = int(decoder.decode(_MODE, 1)[0])
+        if mode == 0:
+            chosen.append(None)
+            continue
+        filters = 1 if mode == 1 else CLASSES
+        z = coder.decode_exp_golomb(decoder, filters * TAPS)
+        w = np.where(z % 2, -(z + 1) // 2, z // 2).reshape(filters, TAPS)
+        chosen.append(tuple(tuple(int(v) for v in row) for row in w))
     filt = Filter(tuple(chosen))  # |weights| <= MAX_WEIGHT: the code cannot say more
     if not filt.active:
         raise CorruptStreamError("restoration filter stream with no filtered channel")
