@@ -24,12 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqcodec.api import _encode, load_codec
+from vqcodec.api import load_codec
 from vqcodec.bitstream import COLOUR_RGB
 from vqcodec.codec import DEFAULT_TILE
 from vqcodec.data import holdout_images
 from vqcodec.envinfo import environment
 from vqcodec.evaluate import psnr_rgb
+from vqcodec.pipeline import Settings, analyse
 from vqcodec.zoo import REGISTRY_FILE, entries, models_dir, write_registry
 
 STEPS = (6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 256)
@@ -99,9 +100,9 @@ def measure(
     sums: dict[tuple, list[tuple[float, float]]] = {}
     for _, rgb in images:
         for name, weights in configurations(models):
-            found = _encode(rgb, COLOUR_RGB, load_codec(name), DEFAULT_TILE, weights)
+            found = analyse(rgb, COLOUR_RGB, load_codec(name), DEFAULT_TILE, weights)
             for step in (None, *STEPS):
-                compressed, image = found.refined(step)
+                compressed, image = found.file(Settings(step))
                 psnr = psnr_rgb(rgb, image)
                 sums.setdefault((name, weights, step), []).append((compressed.bpp, psnr))
     points = [

@@ -25,12 +25,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vqcodec.api import _encode, load_codec
+from vqcodec.api import load_codec
 from vqcodec.bitstream import COLOUR_RGB
 from vqcodec.codec import DEFAULT_TILE
 from vqcodec.data import list_images, split_holdout
 from vqcodec.envinfo import environment
 from vqcodec.evaluate import psnr_rgb
+from vqcodec.pipeline import Settings, analyse
 from vqcodec.zoo import ladder
 
 SLOPE = 0.025  # dB per 1 % of rate
@@ -40,9 +41,9 @@ MIN_GAIN = 0.25  # %: a smaller estimated gain does not pay for the rate-aware e
 def measure(codec, images: list[np.ndarray], weights: tuple[float, float]) -> dict[str, float]:
     bpp, psnr = [], []
     for rgb in images:
-        found = _encode(rgb, COLOUR_RGB, codec, DEFAULT_TILE, weights)
+        found = analyse(rgb, COLOUR_RGB, codec, DEFAULT_TILE, weights)
         decoded = found.base
-        bpp.append(found.refined(None)[0].bpp)
+        bpp.append(found.file(Settings(None))[0].bpp)
         psnr.append(psnr_rgb(rgb, decoded))
     return {"top": weights[0], "bottom": weights[1], "bpp": float(np.mean(bpp)),
             "psnr": float(np.mean(psnr))}  # fmt: skip

@@ -22,13 +22,14 @@ import torch
 from PIL import Image
 
 from vqcodec import zoo
-from vqcodec.api import _encode, load_codec
+from vqcodec.api import load_codec
 from vqcodec.bench import rate_difference
 from vqcodec.bitstream import COLOUR_RGB
 from vqcodec.codec import DEFAULT_TILE
 from vqcodec.data import holdout_images
 from vqcodec.envinfo import environment
 from vqcodec.evaluate import psnr_rgb
+from vqcodec.pipeline import Settings, analyse
 
 WEBP_QUALITIES = (0, 5, 10, 20, 30, 40, 50, 60, 75, 85, 90, 95)
 
@@ -60,9 +61,9 @@ def ladder(images: list[tuple[str, np.ndarray]]) -> dict[str, list[dict]]:
         weights = preset.rate_weights or codec.entry.rate_weights
         points: dict[str, list] = {name: [] for name in curves}
         for _, rgb in images:
-            found = _encode(rgb, COLOUR_RGB, codec, DEFAULT_TILE, weights)
+            found = analyse(rgb, COLOUR_RGB, codec, DEFAULT_TILE, weights)
             for name in curves:
-                compressed, image = found.refined(preset.refine_step, name == "filtered")
+                compressed, image = found.file(Settings(preset.refine_step, name == "filtered"))
                 points[name].append((compressed.bpp, psnr_rgb(rgb, image)))
         for name in curves:
             curves[name].append({"quality": preset.quality, **mean_point(points[name])})

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from vqcodec.api import _encode, decode_indices, load_codec
+from vqcodec.api import decode_indices, load_codec
 from vqcodec.bitstream import COLOUR_RGB
 from vqcodec.codec import DEFAULT_TILE
+from vqcodec.pipeline import Settings, analyse
 from vqcodec.rate_aware import RateAware
 
 from .conftest import photo
@@ -45,7 +46,7 @@ def test_weights_buy_bits_and_the_decoder_reads_the_choice(weights):
     assert chosen.ideal_bits < plain.ideal_bits
     assert any(not torch.equal(a, b) for a, b in zip(chosen.maps, plain.maps, strict=True))
     # the file decodes to exactly the chosen indices
-    data = _encode(rgb, COLOUR_RGB, codec, DEFAULT_TILE, weights).refined(None)[0].data
+    data = analyse(rgb, COLOUR_RGB, codec, DEFAULT_TILE, weights).file(Settings(None))[0].data
     _, _, decoded = decode_indices(data)
     assert all(torch.equal(a, b) for a, b in zip(decoded, chosen.maps, strict=True))
 

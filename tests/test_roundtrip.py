@@ -7,10 +7,11 @@ from PIL import Image
 
 import vqcodec
 from vqcodec import zoo
-from vqcodec.api import _encode, decode_indices, load_codec
+from vqcodec.api import decode_indices, load_codec
 from vqcodec.bitstream import COLOUR_RGB
 from vqcodec.codec import DEFAULT_TILE
 from vqcodec.image_io import to_rgb
+from vqcodec.pipeline import Settings, analyse
 
 from .conftest import SAMPLE, coded_maps, photo
 
@@ -20,9 +21,9 @@ def test_decoded_indices_equal_the_encoders(shape):
     rgb = photo(*shape, seed=sum(shape))
     codec = load_codec()
     maps = coded_maps(codec, rgb)
-    compressed, expected = _encode(
+    compressed, expected = analyse(
         rgb, COLOUR_RGB, codec, DEFAULT_TILE, codec.entry.rate_weights
-    ).refined(None)
+    ).file(Settings(None))
     data = vqcodec.compress(rgb, refine_step=0)
     assert data == compressed.data
     _, _, decoded = decode_indices(data)
@@ -37,8 +38,8 @@ def test_the_decoder_shows_the_encoders_refined_image(shape):
     """With a refinement layer (the default level has one), over stripes and partial blocks."""
     rgb = photo(*shape, seed=sum(shape))
     codec, step = load_codec(), zoo.default_preset().refine_step
-    found = _encode(rgb, COLOUR_RGB, codec, DEFAULT_TILE, codec.entry.rate_weights)
-    compressed, refined = found.refined(step)
+    found = analyse(rgb, COLOUR_RGB, codec, DEFAULT_TILE, codec.entry.rate_weights)
+    compressed, refined = found.file(Settings(step))
     assert step is not None and compressed.data == vqcodec.compress(rgb)
     np.testing.assert_array_equal(np.asarray(vqcodec.decompress(compressed.data)), refined)
 

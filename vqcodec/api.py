@@ -7,18 +7,19 @@ Options are keyword-only; every failure a caller can cause is a `VQCodecError`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache
 
 import numpy as np
 import torch
 from PIL import Image
 
-from vqcodec import bitstream, legacy_v1, refine, restore, zoo
-from vqcodec.codec import DEFAULT_TILE, Codec, EncodedImage, index_bytes
-from vqcodec.errors import CorruptStreamError, InputTypeError, ModelError
+from vqcodec import bitstream, pipeline, refine, zoo
+from vqcodec.codec import DEFAULT_TILE, Codec
+from vqcodec.errors import InputTypeError, ModelError
 from vqcodec.image_io import ImageLike, to_image, to_rgb
+from vqcodec.metrics import psnr_rgb
+from vqcodec.pipeline import Compressed
 from vqcodec.rate_control import Trial, fill_up, fit_budget
 from vqcodec.vqz_input import VqzSource, check_layout, read_header, read_vqz
 
@@ -32,27 +33,6 @@ def load_codec(model: str | None = None, quality: int | None = None) -> Codec:
     """A loaded, sha256-verified model from the zoo, by name or quality level (neither: the
     default), cached per process."""
     return _load(zoo.select(model, quality).model)
-
-
-@dataclass(frozen=True)
-class Compressed:
-    """A .vqz file and what it cost."""
-
-    data: bytes
-    width: int
-    height: int
-    model: str
-    ideal_bits: float  # sum of -log2 p of all coded indices under the priors (float64)
-    payload_bytes: int  # bytes of the code maps' range-coded streams (what ideal_bits counts)
-    streams: int  # how many (each independent stream ends with its coder's flush, <= 64 bits)
-    rate_weights: tuple[float, ...]  # the rate-aware choice's weight per map (coarsest first)
-    refine_step: float | None = None  # the refinement layer's quantizer step (None: no layer)
-    refine_bytes: int = 0  # bytes of the refinement streams
-    filter_bytes: int = 0  # bytes of the restoration filter
-
-    @property
-    def bpp(self) -> float:
-        return 8 * len(self.data) / (self.width * self.height)
 
 
 def _check_options(model: object, quality: object, drop_alpha: object, tile: object) -> None:
@@ -100,89 +80,6 @@ def _check_refine_step(step: object, bpp: object, max_bytes: object) -> None:
         raise InputTypeError(f"refine_step must be 0 (none) or a number in {low}..{high}")
 
 
-def channels_of(colour: int) -> int:
-    """Colour-transform channels the refinement codes: luma only for a grayscale image."""
-    return 1 if colour == bitstream.COLOUR_GRAY else 3
-
-
-@dataclass
-class Encoded:
-    """The code maps of one image under one model: the base layer, refined at any step."""
-
-    rgb: np.ndarray
-    colour: int
-    codec: Codec
-    tile: int
-    rate_weights: tuple[float, ...]
-    image: EncodedImage
-
-    @property
-    def maps(self) -> list[torch.Tensor]:
-        return self.image.maps
-
-    @cached_property
-    def base(self) -> np.ndarray:
-        """The decoder's image from the maps alone (H x W x 3 uint8)."""
-        return self.codec.synthesize(self.maps, self.rgb.shape[1], self.rgb.shape[0])
-
-    def refined(self, step: float | None, filtered: bool = True) -> tuple[Compressed, np.ndarray]:
-        """The file with a refinement layer at `step` (None: none) and, if `filtered`, a
-        restoration filter where it pays (`vqcodec.restore`); and the image the decoder will
-        produce."""
-        height, width = self.rgb.shape[:2]
-        channels = channels_of(self.colour)
-        layer, out, classes = None, self.base, restore.unrefined_classes(channels, height, width)
-        if step is not None:
-            layer, out, nonzero = refine.encode(self.rgb, self.base, step, channels)
-            classes = restore.activity_classes(nonzero, height, width)
-        filt = restore.Filter((None,) * channels)
-        if filtered:
-            filt = restore.fit(self.rgb, out, classes, restore.trade(step))
-        return self._file(layer, filt), restore.apply(out, filt, classes)
-
-    def _file(self, layer: refine.Refinement | None, filt: restore.Filter) -> Compressed:
-        height, width = self.rgb.shape[:2]
-        streams, extra = self.image.streams, layer.streams if layer else []
-        filter_stream = restore.encode(filt)
-        header = bitstream.Header(
-            model_id=self.codec.entry.model_id,
-            fingerprint=self.codec.entry.fingerprint,
-            colour=self.colour,
-            width=width,
-            height=height,
-            tile=self.tile,
-            lengths=tuple(tuple(len(s) for s in t) for t in streams),
-            refine_step=layer.step_q if layer else 0,
-            refine_lengths=tuple(len(s) for s in extra),
-            filter_length=len(filter_stream),
-        )
-        layers = [*extra, filter_stream]
-        crc = bitstream.crc_of(header.pack_fields(), index_bytes(self.maps), layers)
-        data = bitstream.pack(header, streams, crc, extra, filter_stream)
-        refine_bytes = sum(len(s) for s in extra)
-        return Compressed(
-            data,
-            width,
-            height,
-            self.codec.entry.name,
-            self.image.ideal_bits,
-            sum(len(s) for t in streams for s in t),
-            sum(len(t) for t in streams),
-            self.rate_weights,
-            layer.step if layer else None,
-            refine_bytes,
-            len(filter_stream),
-        )
-
-
-def _encode(
-    rgb: np.ndarray, colour: int, codec: Codec, tile: int, rate_weights: Sequence[float]
-) -> Encoded:
-    """The base layer of one encode with the given model and rate weights."""
-    image = codec.encode_image(rgb, tile, rate_weights)
-    return Encoded(rgb, colour, codec, tile, tuple(rate_weights), image)
-
-
 @dataclass(frozen=True)
 class _Candidate:
     compressed: Compressed
@@ -193,18 +90,19 @@ def _compress_to_budget(
     rgb: np.ndarray, colour: int, codecs: list[Codec], tile: int, budget: int
 ) -> Compressed:
     """The best file of at most `budget` bytes (`vqcodec.rate_control.fit_budget`)."""
+    plain = pipeline.Settings(None)
 
-    def encode(codec: Codec, bottom_weight: float | None) -> Trial[Encoded]:
+    def encode(codec: Codec, bottom_weight: float | None) -> Trial[pipeline.Analysis]:
         weights = codec.entry.rate_weights
         if bottom_weight is not None:
             weights = (*weights[:-1], bottom_weight)
-        found = _encode(rgb, colour, codec, tile, weights)
-        return Trial(weights[-1], len(found.refined(None)[0].data), found)
+        found = pipeline.analyse(rgb, colour, codec, tile, weights)
+        return Trial(weights[-1], len(found.file(plain)[0].data), found)
 
-    def refined(found: Encoded, step: float | None) -> _Candidate:
-        return _Candidate(*found.refined(step))
+    def refined(found: pipeline.Analysis, step: float | None) -> _Candidate:
+        return _Candidate(*found.file(pipeline.Settings(step)))
 
-    def fill(codec: Codec, base: Trial[Encoded]) -> _Candidate:
+    def fill(codec: Codec, base: Trial[pipeline.Analysis]) -> _Candidate:
         found = base.result
 
         def encode_step(step: float) -> Trial[_Candidate]:
@@ -214,15 +112,13 @@ def _compress_to_budget(
         filled = fill_up(encode_step, budget)
         return filled.result if filled is not None else refined(found, None)
 
-    def psnr(candidate: _Candidate | Encoded) -> float:
-        from vqcodec.evaluate import psnr_rgb  # evaluate imports this module
-
-        if isinstance(candidate, Encoded):
+    def psnr(candidate: _Candidate | pipeline.Analysis) -> float:
+        if isinstance(candidate, pipeline.Analysis):
             candidate = refined(candidate, None)
         return psnr_rgb(rgb, candidate.image)
 
     best = fit_budget(codecs, encode, psnr, budget, fill)
-    return (refined(best, None) if isinstance(best, Encoded) else best).compressed
+    return (refined(best, None) if isinstance(best, pipeline.Analysis) else best).compressed
 
 
 def compress_image(
@@ -247,7 +143,7 @@ def compress_image(
         codec = _load(preset.model)
         step = preset.refine_step if refine_step is None else refine_step or None
         weights = preset.rate_weights or codec.entry.rate_weights
-        return _encode(rgb, colour, codec, tile, weights).refined(step)[0]
+        return pipeline.encode(rgb, colour, codec, pipeline.Settings(step), tile, weights)[0]
     height, width = rgb.shape[:2]
     budget = max_bytes if max_bytes is not None else int(bpp * width * height / 8)
     names = [model] if model is not None else zoo.ladder()
@@ -284,32 +180,12 @@ def compress(
     ).data
 
 
-def _decode(parsed: bitstream.Parsed) -> tuple[Codec, list[torch.Tensor]]:
-    """Entropy-decode a checked .vqz file (`read_vqz`), CRC-checked: its model and its maps
-    (coarsest first) before synthesis."""
-    header = parsed.header
-    entry = zoo.by_id(header.model_id)
-    expected = entry.fingerprint_v1 if header.version == 1 else entry.fingerprint
-    if expected != header.fingerprint:
-        raise ModelError(
-            f"the file was written by different weights of model {entry.name} "
-            f"(fingerprint {header.fingerprint:08x}, installed {expected:08x})"
-        )
-    codec = load_codec(entry.name)
-    if header.version == 1:
-        return codec, legacy_v1.decode_maps(codec, parsed)
-    maps = codec.decode_maps(parsed.streams, header.width, header.height, header.tile)
-    crc = bitstream.crc_of(parsed.header_fields, index_bytes(maps), parsed.layers)
-    if crc != parsed.crc:
-        raise CorruptStreamError("corrupt .vqz payload (CRC mismatch)")
-    return codec, maps
-
-
-def decode_indices(data: bytes) -> tuple[bitstream.Header, Codec, list[torch.Tensor]]:
+def decode_indices(data: VqzSource) -> tuple[bitstream.Header, Codec, list[torch.Tensor]]:
     """Parse and entropy-decode a .vqz file, CRC-checked; the maps (coarsest first) before
     synthesis."""
     parsed = read_vqz(data)
-    codec, maps = _decode(parsed)
+    codec = _load(pipeline.model_of(parsed.header).name)
+    _, maps = pipeline.decode_maps(parsed, codec)
     return parsed.header, codec, maps
 
 
@@ -317,18 +193,8 @@ def decompress(source: VqzSource | bitstream.Parsed) -> Image.Image:
     """Decode a .vqz file (bytes, a path, a binary file object, or a file `read_vqz` has read
     and checked) to a PIL image of the original size and colour mode."""
     parsed = read_vqz(source)
-    codec, maps = _decode(parsed)
-    header = parsed.header
-    rgb = codec.synthesize(maps, header.width, header.height)
-    channels = channels_of(header.colour)
-    classes = restore.unrefined_classes(channels, header.height, header.width)
-    if header.refine_step:
-        layer = refine.Refinement(header.refine_step, parsed.refinement)
-        rgb, nonzero = refine.decode(rgb, layer, channels)
-        classes = restore.activity_classes(nonzero, header.height, header.width)
-    if parsed.filter_stream:
-        rgb = restore.apply(rgb, restore.decode(parsed.filter_stream, channels), classes)
-    return to_image(rgb, header.colour)
+    codec = _load(pipeline.model_of(parsed.header).name)
+    return to_image(pipeline.decode(parsed, codec), parsed.header.colour)
 
 
 def info(source: VqzSource) -> dict[str, object]:

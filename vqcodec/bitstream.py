@@ -68,7 +68,7 @@ import io
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vqcodec.errors import CorruptStreamError, FormatError, FormatLimitError
 
@@ -103,6 +103,22 @@ CODER_NAMES = {CODER_RANGE_2_23: "constriction range coder, 2^23 frequencies"}
 
 _FIXED = struct.Struct("<3sBHIB")  # magic, version, model_id, fingerprint, flags
 _CODING = struct.Struct("<BB")  # arithmetic, coder (format 2)
+
+
+@dataclass(frozen=True)
+class Coded:
+    """One layer's part of a file: a parameter the header carries (0: none) and its streams.
+    The container maps it to header fields (`LAYER_FIELDS`); layers know nothing of the header."""
+
+    param: int = 0
+    streams: tuple[bytes, ...] = ()
+
+    @property
+    def present(self) -> bool:
+        return bool(self.param) or any(self.streams)
+
+
+ABSENT = Coded()
 
 
 @dataclass(frozen=True)
@@ -237,6 +253,50 @@ def header_problem(header: Header) -> str | None:
     return None
 
 
+# the header fields of each layer above the code maps (format 3: refinement, 4: wiener)
+LAYER_FIELDS = {
+    "refinement": ("refine_step", "refine_lengths"),
+    "wiener": ("filter_length",),
+}
+
+
+def _layer_fields(layers: dict[str, Coded]) -> dict[str, object]:
+    refinement = layers.get("refinement", ABSENT)
+    wiener = layers.get("wiener", ABSENT)
+    if set(layers) - set(LAYER_FIELDS):
+        raise ValueError(f"no header fields for layers {sorted(set(layers) - set(LAYER_FIELDS))}")
+    if len(wiener.streams) > 1 or wiener.param:
+        raise ValueError("the wiener layer has one stream and no parameter")
+    return {
+        "refine_step": refinement.param,
+        "refine_lengths": tuple(len(s) for s in refinement.streams),
+        "filter_length": sum(len(s) for s in wiener.streams),
+    }
+
+
+def assemble(
+    header: Header, map_streams: list[list[bytes]], indices: bytes, layers: dict[str, Coded]
+) -> bytes:
+    """The .vqz file of `header` (its map lengths and layer fields filled in here), the code
+    maps' streams (per tile, per map), the decoded `indices` (`index_bytes`) the CRC covers and
+    every layer's part; the container computes its checks."""
+    header = replace(
+        header,
+        lengths=tuple(tuple(len(s) for s in tile) for tile in map_streams),
+        **_layer_fields(layers),
+    )
+    refinement = list(layers.get("refinement", ABSENT).streams)
+    filter_stream = b"".join(layers.get("wiener", ABSENT).streams)
+    crc = crc_of(header.pack_fields(), indices, [*refinement, filter_stream])
+    return pack(header, map_streams, crc, refinement, filter_stream)
+
+
+def check_indices(parsed: Parsed, indices: bytes) -> None:
+    """The CRC over header, decoded indices and layer streams, after entropy decoding."""
+    if crc_of(parsed.header_fields, indices, parsed.layers) != parsed.crc:
+        raise CorruptStreamError("corrupt .vqz payload (CRC mismatch)")
+
+
 def crc_of(header_fields: bytes, indices: bytes, layers: list[bytes] | tuple = ()) -> int:
     """The payload CRC: header, decoded indices, then the refinement and filter streams."""
     crc = zlib.crc32(indices, zlib.crc32(header_fields))
@@ -286,6 +346,14 @@ class Parsed:
     def layers(self) -> list[bytes]:
         """The streams after the code maps', in the order the CRC covers them."""
         return [*self.refinement, self.filter_stream]
+
+    def coded(self, layer: str) -> Coded:
+        """A layer's part of the file (`LAYER_FIELDS`)."""
+        if layer == "refinement":
+            return Coded(self.header.refine_step, tuple(self.refinement))
+        if layer == "wiener":
+            return Coded(0, (self.filter_stream,)) if self.filter_stream else ABSENT
+        raise ValueError(f"no layer {layer!r} in the .vqz format")
 
 
 def _read_fields(r: _Reader) -> Header:

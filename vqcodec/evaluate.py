@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -11,12 +10,9 @@ import numpy as np
 
 from vqcodec.api import compress_image, decode_indices, decompress, load_codec
 from vqcodec.image_io import to_rgb
+from vqcodec.metrics import psnr_rgb
 
-
-def psnr_rgb(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB over all RGB samples of two uint8 images."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+__all__ = ["ImageResult", "measure", "psnr_rgb", "teacher_forced_pass"]
 
 
 @dataclass(frozen=True)

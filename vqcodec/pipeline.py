@@ -1,0 +1,168 @@
+"""The pipeline: one owner of the chain of layers, in both directions.
+
+    encode: pixels -> code maps (base layer) -> refinement -> Wiener filter -> container
+    decode: container -> code maps (CRC) -> synthesis -> refinement -> Wiener filter -> pixels
+
+`analyse` runs the base layer once (the expensive part: analysis and the priors); `Analysis.file`
+then runs the layers above it for any setting, so the rate search tries many refinement steps on
+one set of maps. The container (`vqcodec.bitstream`) owns the header and the checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vqcodec import bitstream, zoo
+from vqcodec.codec import DEFAULT_TILE, Codec, EncodedImage, index_bytes
+from vqcodec.errors import ModelError
+from vqcodec.layers import RESIDUAL_LAYERS, Coded, Frame
+from vqcodec.layers.maps import BaseImage, MapsLayer
+from vqcodec.layers.wiener import STEP
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the layers above the maps do: a refinement step (None: no refinement) and whether
+    the Wiener filter is fitted (it is sent only where it pays)."""
+
+    refine_step: float | None = None
+    filtered: bool = True
+
+    def of(self, layer: str) -> object:
+        return {"refinement": self.refine_step, "wiener": self.filtered}[layer]
+
+
+@dataclass(frozen=True)
+class Compressed:
+    """A .vqz file and what it cost."""
+
+    data: bytes
+    width: int
+    height: int
+    model: str
+    ideal_bits: float  # sum of -log2 p of all coded indices under the priors (float64)
+    payload_bytes: int  # bytes of the code maps' range-coded streams (what ideal_bits counts)
+    streams: int  # how many (each independent stream ends with its coder's flush, <= 64 bits)
+    rate_weights: tuple[float, ...]  # the rate-aware choice's weight per map (coarsest first)
+    refine_step: float | None = None  # the refinement layer's quantizer step (None: no layer)
+    refine_bytes: int = 0  # bytes of the refinement streams
+    filter_bytes: int = 0  # bytes of the restoration filter
+
+    @property
+    def bpp(self) -> float:
+        return 8 * len(self.data) / (self.width * self.height)
+
+
+def channels_of(colour: int) -> int:
+    """Colour-transform channels the residual layers code: luma only for a grayscale image."""
+    return 1 if colour == bitstream.COLOUR_GRAY else 3
+
+
+@dataclass
+class Analysis:
+    """The code maps of one image under one model (the base layer), ready to be finished with
+    any setting of the layers above."""
+
+    rgb: np.ndarray
+    colour: int
+    codec: Codec
+    tile: int
+    rate_weights: tuple[float, ...]
+    image: EncodedImage
+    base: BaseImage
+
+    @property
+    def maps(self) -> list[torch.Tensor]:
+        return self.image.maps
+
+    def file(self, settings: Settings) -> tuple[Compressed, np.ndarray]:
+        """The file with the layers above the maps run under `settings`, and the image the
+        decoder will produce from it."""
+        height, width = self.rgb.shape[:2]
+        frame = Frame(width, height, channels_of(self.colour), self.base.pixels, self.rgb)
+        frame.side[STEP] = settings.refine_step
+        coded = {
+            layer.name: layer.encode(frame, settings.of(layer.name)) for layer in RESIDUAL_LAYERS
+        }
+        entry = self.codec.entry
+        header = bitstream.Header(entry.model_id, entry.fingerprint, self.colour, width, height,
+                                  self.tile, lengths=())  # fmt: skip
+        data = bitstream.assemble(header, self.image.streams, index_bytes(self.maps), coded)
+        return self._report(data, coded, settings), frame.image
+
+    def _report(self, data: bytes, coded: dict[str, Coded], settings: Settings) -> Compressed:
+        height, width = self.rgb.shape[:2]
+        streams = self.image.streams
+        refinement = coded["refinement"]
+        return Compressed(
+            data,
+            width,
+            height,
+            self.codec.entry.name,
+            self.image.ideal_bits,
+            sum(len(s) for t in streams for s in t),
+            sum(len(t) for t in streams),
+            self.rate_weights,
+            settings.refine_step if refinement.present else None,
+            sum(len(s) for s in refinement.streams),
+            sum(len(s) for s in coded["wiener"].streams),
+        )
+
+
+def analyse(
+    rgb: np.ndarray,
+    colour: int,
+    codec: Codec,
+    tile: int = DEFAULT_TILE,
+    rate_weights: Sequence[float] | None = None,
+) -> Analysis:
+    """Run the base layer: `rgb` (H x W x 3 uint8) as code maps under `codec`, with the rate
+    weights given (default: the model's own)."""
+    weights = tuple(codec.entry.rate_weights if rate_weights is None else rate_weights)
+    height, width = rgb.shape[:2]
+    frame = Frame(width, height, channels_of(colour), original=rgb)
+    image, base = MapsLayer(codec).encode(frame, tile, weights)
+    return Analysis(rgb, colour, codec, tile, weights, image, base)
+
+
+def encode(
+    rgb: np.ndarray,
+    colour: int,
+    codec: Codec,
+    settings: Settings,
+    tile: int = DEFAULT_TILE,
+    rate_weights: Sequence[float] | None = None,
+) -> tuple[Compressed, np.ndarray]:
+    """The whole chain: the file and the image the decoder will produce."""
+    return analyse(rgb, colour, codec, tile, rate_weights).file(settings)
+
+
+def model_of(header: bitstream.Header) -> zoo.ZooEntry:
+    """The installed model a file names, its fingerprint checked."""
+    entry = zoo.by_id(header.model_id)
+    expected = entry.fingerprint_v1 if header.version == 1 else entry.fingerprint
+    if expected != header.fingerprint:
+        raise ModelError(
+            f"the file was written by different weights of model {entry.name} "
+            f"(fingerprint {header.fingerprint:08x}, installed {expected:08x})"
+        )
+    return entry
+
+
+def decode_maps(parsed: bitstream.Parsed, codec: Codec) -> tuple[Frame, list[torch.Tensor]]:
+    """The base layer of a checked file: the frame holding its base image, and the maps."""
+    header = parsed.header
+    frame = Frame(header.width, header.height, channels_of(header.colour))
+    return frame, MapsLayer(codec).decode(frame, parsed)
+
+
+def decode(parsed: bitstream.Parsed, codec: Codec) -> np.ndarray:
+    """A checked file (`vqcodec.vqz_input.read_vqz`) decoded by its model: H x W x 3 uint8."""
+    frame, _ = decode_maps(parsed, codec)
+    for layer in RESIDUAL_LAYERS:
+        layer.decode(frame, parsed.coded(layer.name))
+    return frame.image
