@@ -4,7 +4,7 @@ import zlib
 
 import pytest
 
-from vqcodec import bitstream
+from vqcodec import bitstream, schema
 from vqcodec.bitstream import Header
 from vqcodec.errors import CorruptStreamError, FormatError, FormatLimitError
 
@@ -87,8 +87,9 @@ def test_header_is_compact_and_names_its_arithmetic():
 
 @pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 16383, 16384, 2**32 - 1])
 def test_varint_roundtrip(value):
-    encoded = bitstream._varint(value)
-    assert bitstream._read_varint(encoded, 0) == (value, len(encoded))
+    encoded = schema.varint(value)
+    stream = io.BytesIO(encoded)
+    assert schema._read_varint(stream.read) == value and stream.tell() == len(encoded)
 
 
 @pytest.mark.parametrize("header", ALL, ids=IDS)
@@ -195,7 +196,7 @@ def five_byte_varint(v: int) -> bytes:
 def test_the_longest_header_is_within_max_header_bytes():
     """Every varint spelled with 5 bytes and the most streams and stripes the parser accepts."""
     maps, tiles, stripes = 2, bitstream.MAX_STREAMS // 2, bitstream.MAX_STRIPES
-    fields = bitstream._FIXED.pack(b"VQZ", 5, 1, 2, 0) + bytes([1, 1])
+    fields = struct.pack("<3sBHIB", b"VQZ", 5, 1, 2, 0) + bytes([1, 1])
     fields += b"".join(five_byte_varint(v) for v in (4, 4, 4, maps, tiles))
     fields += five_byte_varint(0) * (maps * tiles)
     fields += five_byte_varint(8) + five_byte_varint(stripes) + five_byte_varint(0) * stripes

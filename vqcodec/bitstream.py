@@ -70,39 +70,45 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from vqcodec import schema
 from vqcodec.errors import CorruptStreamError, FormatError, FormatLimitError
+from vqcodec.schema import (
+    ARITHMETIC_FLOAT,
+    ARITHMETIC_INT8_PRIOR,
+    CODER_RANGE_2_23,
+    FORMATS,
+    MAGIC,
+    MAX_MAPS,
+    MAX_STREAMS,
+    MAX_STRIPES,
+    MIN_TILE,
+    VERSION,
+    format_of,
+)
 
-MAGIC = b"VQZ"
-VERSION = 5
-READABLE = (1, 2, 3, 4, 5)
+__all__ = [  # the format's constants, re-exported from vqcodec.schema
+    "ARITHMETIC_FLOAT", "ARITHMETIC_INT8_PRIOR", "CODER_RANGE_2_23", "MAGIC", "MAX_MAPS",
+    "MAX_STREAMS", "MAX_STRIPES", "MIN_TILE", "VERSION",
+]  # fmt: skip
+
+READABLE = tuple(FORMATS)
 MAX_SIDE = 16384
 MAX_PIXELS = 1 << 24  # 16.7 Mpx (4096 x 4096); larger images are refused before allocation
-MIN_TILE = 4  # coarsest-map codes per tile side (or 0: one tile)
 MAX_TILE_CODES = 1 << 16  # codes of a tile's finest map: bounds the prior's memory (2^16 lockstep)
 MAX_TILE = 128  # coarsest-map codes per tile side: 256 x 256 finest codes with two maps
-MAX_MAPS = 8
-MAX_STREAMS = 1 << 17  # tiles x maps: 4096 x 4096 at stride 2 in the smallest tiles is 2^17
-MAX_STRIPES = 64  # refinement stripes: 16384 rows in stripes of 512 take 32
 # No file comes near this: the code maps cost a few bits per 16 pixels, the finest refinement
 # step on pure noise about 5 bytes per pixel. A header announcing more is refused (so an endless
 # pipe is never read into memory), and the writer refuses to write more.
 MAX_BYTES_PER_PIXEL = 16
-_TRAILER = {1: struct.Struct("<HI"), 5: struct.Struct("<HII")}  # header_check, [payload_crc,] crc
-MAX_HEADER_BYTES = 11 + 2 + 5 * 8 + 5 * (MAX_STREAMS + MAX_STRIPES) + _TRAILER[5].size
+MAX_HEADER_BYTES = 11 + 2 + 5 * 8 + 5 * (MAX_STREAMS + MAX_STRIPES) + FORMATS[VERSION].trailer.size
 
 COLOUR_RGB = 0
 COLOUR_GRAY = 1
-ARITHMETIC_FLOAT = 0  # format 1 only
-ARITHMETIC_INT8_PRIOR = 1
-CODER_RANGE_2_23 = 1
 ARITHMETIC_NAMES = {
     ARITHMETIC_FLOAT: "float32-prior (format 1)",
     ARITHMETIC_INT8_PRIOR: "int8-prior-1",
 }
 CODER_NAMES = {CODER_RANGE_2_23: "constriction range coder, 2^23 frequencies"}
-
-_FIXED = struct.Struct("<3sBHIB")  # magic, version, model_id, fingerprint, flags
-_CODING = struct.Struct("<BB")  # arithmetic, coder (format 2)
 
 
 @dataclass(frozen=True)
@@ -146,70 +152,55 @@ class Header:
         maps = sum(n for tile in self.lengths for n in tile)
         return maps + sum(self.refine_lengths) + self.filter_length
 
+    def fields(self) -> schema.Values:
+        """The header's field values, as `vqcodec.schema.HEADER` names them."""
+        return {
+            "magic": MAGIC,
+            "version": self.version,
+            "model_id": self.model_id,
+            "fingerprint": self.fingerprint,
+            "flags": self.colour,
+            "arithmetic": self.arithmetic,
+            "coder": self.coder,
+            "width": self.width,
+            "height": self.height,
+            "tile": self.tile,
+            "maps": self.maps,
+            "tiles": len(self.lengths),
+            "lengths": tuple(n for tile in self.lengths for n in tile),
+            "refine_step": self.refine_step,
+            "stripes": len(self.refine_lengths),
+            "refine_lengths": self.refine_lengths,
+            "filter_length": self.filter_length,
+        }
+
+    @classmethod
+    def from_fields(cls, v: schema.Values) -> Header:
+        """The header of field values read by `vqcodec.schema.read`."""
+
+        def num(name: str, default: int = 0) -> int:
+            return int(v.get(name, default))  # type: ignore[call-overload]
+
+        maps, flat = num("maps", 2), tuple(v["lengths"])  # type: ignore[call-overload]
+        return cls(
+            model_id=num("model_id"),
+            fingerprint=num("fingerprint"),
+            colour=num("flags") & 0b11,
+            width=num("width"),
+            height=num("height"),
+            tile=num("tile"),
+            lengths=tuple(flat[t : t + maps] for t in range(0, len(flat), maps)),
+            arithmetic=num("arithmetic", ARITHMETIC_FLOAT),
+            coder=num("coder", CODER_RANGE_2_23),
+            version=num("version"),
+            refine_step=num("refine_step"),
+            refine_lengths=tuple(v.get("refine_lengths", ())),  # type: ignore[call-overload]
+            filter_length=num("filter_length"),
+        )
+
     def pack_fields(self) -> bytes:
-        """The header bytes before the header check."""
-        if self.version == 1:
-            (len_top, len_bottom), = self.lengths  # fmt: skip
-            fixed = _FIXED.pack(MAGIC, 1, self.model_id, self.fingerprint, self.colour)
-            return fixed + b"".join(_varint(v) for v in (self.width, self.height, len_top,
-                                                           len_bottom))  # fmt: skip
-        fixed = _FIXED.pack(MAGIC, self.version, self.model_id, self.fingerprint, self.colour)
-        fixed += _CODING.pack(self.arithmetic, self.coder)
-        counts = (self.width, self.height, self.tile, self.maps, len(self.lengths))
-        flat = [n for tile in self.lengths for n in tile]
-        if self.version >= 3:
-            flat.append(self.refine_step)
-            if self.refine_step:
-                flat += [len(self.refine_lengths), *self.refine_lengths]
-        if self.version >= 4:
-            flat.append(self.filter_length)
-        return fixed + b"".join(_varint(v) for v in (*counts, *flat))
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-class _Reader:
-    """Pulls header bytes one field at a time from `read(n)` (which returns up to n bytes), so
-    that parsing a header never consumes more than the header: a pipe or /dev/zero is read no
-    further than the first field that proves it is not a .vqz file."""
-
-    def __init__(self, read: Callable[[int], bytes]) -> None:
-        self._read, self.taken = read, bytearray()
-
-    def take_upto(self, n: int) -> bytes:
-        part = self._read(n)
-        self.taken += part
-        return part
-
-    def take(self, n: int, what: str = "header") -> bytes:
-        part = self._read(n) if n else b""
-        self.taken += part
-        if len(part) < n:
-            raise FormatError(f"truncated .vqz {what}")
-        return part
-
-    def varint(self) -> int:
-        value = 0
-        for shift in range(0, 35, 7):
-            byte = self.take(1)[0]
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return value
-        raise FormatError("malformed .vqz header (varint too long)")
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    reader = _Reader(io.BytesIO(data[pos:]).read)
-    value = reader.varint()
-    return value, pos + len(reader.taken)
+        """The header bytes before the checks."""
+        return schema.write(self.fields())
 
 
 def size_problem(width: int, height: int) -> str | None:
@@ -228,7 +219,7 @@ def max_payload_bytes(width: int, height: int) -> int:
 
 def trailer(version: int) -> struct.Struct:
     """The checks after the header fields: header_check, (format 5: payload_crc,) crc32."""
-    return _TRAILER[5] if version >= 5 else _TRAILER[1]
+    return format_of(version).trailer
 
 
 def header_problem(header: Header) -> str | None:
@@ -328,8 +319,9 @@ def pack(
         raise FormatLimitError(f"cannot write this image as a .vqz file: {problem}")
     fields = header.pack_fields()
     payload = b"".join(s for tile in streams for s in tile) + b"".join(refinement) + filter_stream
-    checks = (header_check(fields), zlib.crc32(payload), crc) if header.version >= 5 else (
-        header_check(fields), crc)  # fmt: skip
+    checks = (header_check(fields), zlib.crc32(payload), crc)
+    if not format_of(header.version).payload_crc:
+        checks = (checks[0], crc)
     return fields + trailer(header.version).pack(*checks) + payload
 
 
@@ -356,57 +348,6 @@ class Parsed:
         raise ValueError(f"no layer {layer!r} in the .vqz format")
 
 
-def _read_fields(r: _Reader) -> Header:
-    """The header fields, pulled from `r`; nothing about the payload is checked."""
-    magic = r.take(len(MAGIC), "file")
-    if magic != MAGIC:
-        raise FormatError("not a .vqz file (bad magic bytes)")
-    _, version, model_id, fingerprint, flags = _FIXED.unpack(
-        magic + r.take(_FIXED.size - 3, "file")
-    )
-    if version not in READABLE:
-        known = ", ".join(map(str, READABLE))
-        raise FormatError(f"unsupported .vqz format version {version} (this reader knows {known})")
-    colour = flags & 0b11
-    if version == 1:
-        if flags >> 5:
-            raise FormatError("malformed .vqz header (reserved flag bits set)")
-        if (flags >> 2) & 0b111:
-            raise FormatError(f"unknown prior backend class {(flags >> 2) & 0b111} in .vqz header")
-        width, height, len_top, len_bottom = (r.varint() for _ in range(4))
-        header = Header(model_id, fingerprint, colour, width, height, 0, ((len_top, len_bottom),),
-                        ARITHMETIC_FLOAT, CODER_RANGE_2_23, 1)  # fmt: skip
-    else:
-        if flags >> 2:
-            raise FormatError("malformed .vqz header (reserved flag bits set)")
-        arithmetic, coder = _CODING.unpack(r.take(_CODING.size))
-        if arithmetic != ARITHMETIC_INT8_PRIOR:
-            raise FormatError(f"unknown prior arithmetic {arithmetic} in .vqz header")
-        if coder != CODER_RANGE_2_23:
-            raise FormatError(f"unknown entropy coder {coder} in .vqz header")
-        width, height, tile, maps, tiles = (r.varint() for _ in range(5))
-        if 0 < tile < MIN_TILE:
-            raise FormatError(f"malformed .vqz header (tiles of {tile} codes)")
-        if not 1 <= maps <= MAX_MAPS or tiles < 1 or tiles * maps > MAX_STREAMS:
-            raise FormatError(f"malformed .vqz header ({tiles} tiles of {maps} maps)")
-        flat = [r.varint() for _ in range(tiles * maps)]
-        lengths = tuple(tuple(flat[t * maps : (t + 1) * maps]) for t in range(tiles))
-        refine_step = r.varint() if version >= 3 else 0
-        refine_lengths: tuple[int, ...] = ()
-        if refine_step:
-            stripes = r.varint()
-            if not 1 <= stripes <= MAX_STRIPES:
-                raise FormatError(f"malformed .vqz header ({stripes} refinement stripes)")
-            refine_lengths = tuple(r.varint() for _ in range(stripes))
-        filter_length = r.varint() if version >= 4 else 0
-        header = Header(model_id, fingerprint, colour, width, height, tile, lengths,
-                        arithmetic, coder, version, refine_step, refine_lengths,
-                        filter_length)  # fmt: skip
-    if colour not in (COLOUR_RGB, COLOUR_GRAY):
-        raise FormatError(f"unknown colour mode {colour} in .vqz header")
-    return header
-
-
 @dataclass(frozen=True)
 class HeaderRead:
     """A validated header, its bytes and the checks after it."""
@@ -421,16 +362,24 @@ class HeaderRead:
 def read_header(read: Callable[[int], bytes]) -> HeaderRead:
     """The header pulled from `read(n)`, validated (header check, the format's limits), reading
     exactly the header: at most MAX_HEADER_BYTES."""
-    r = _Reader(read)
-    header = _read_fields(r)
-    fields = bytes(r.taken)
-    checks = trailer(header.version).unpack(r.take(trailer(header.version).size))
+    taken = bytearray()
+
+    def take(n: int) -> bytes:
+        part = read(n) if n else b""
+        taken.extend(part)
+        if len(part) < n:
+            raise FormatError("truncated .vqz file" if len(taken) < 4 else "truncated .vqz header")
+        return part
+
+    header = Header.from_fields(schema.read(take))
+    fields = bytes(taken)
+    checks = trailer(header.version).unpack(take(trailer(header.version).size))
     if checks[0] != header_check(fields):
         raise CorruptStreamError("corrupt .vqz header (header check mismatch)")
     if problem := header_problem(header):
         raise FormatError(f"invalid .vqz header: {problem}")
-    payload_crc = checks[1] if header.version >= 5 else None
-    return HeaderRead(header, fields, bytes(r.taken), checks[-1], payload_crc)
+    payload_crc = checks[1] if format_of(header.version).payload_crc else None
+    return HeaderRead(header, fields, bytes(taken), checks[-1], payload_crc)
 
 
 def unpack_header(prefix: bytes) -> tuple[Header, int]:

@@ -144,7 +144,8 @@ def encode(
 def model_of(header: bitstream.Header) -> zoo.ZooEntry:
     """The installed model a file names, its fingerprint checked."""
     entry = zoo.by_id(header.model_id)
-    expected = entry.fingerprint_v1 if header.version == 1 else entry.fingerprint
+    weights_only = bitstream.format_of(header.version).fingerprint == "weights"
+    expected = entry.fingerprint_v1 if weights_only else entry.fingerprint
     if expected != header.fingerprint:
         raise ModelError(
             f"the file was written by different weights of model {entry.name} "

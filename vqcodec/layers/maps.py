@@ -3,7 +3,7 @@ under the integer priors, and the synthesis network's image of them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 
 import numpy as np
@@ -32,14 +32,25 @@ class MapsLayer:
     def decode(self, frame: Frame, parsed: bitstream.Parsed) -> list[torch.Tensor]:
         """The maps of `parsed` (whose whole-file CRC is checked here, the indices being what
         it covers); `frame.image` becomes their synthesis."""
-        header = parsed.header
-        if header.version == 1:
-            maps = legacy_v1.decode_maps(self.codec, parsed)
-        else:
-            maps = self.codec.decode_maps(parsed.streams, header.width, header.height, header.tile)
-            bitstream.check_indices(parsed, index_bytes(maps))
+        decoder = MAP_DECODERS[bitstream.format_of(parsed.header.version).maps]
+        maps = decoder(self.codec, parsed)
         frame.image = self.codec.synthesize(maps, frame.width, frame.height)
         return maps
+
+
+def _decode_int8_prior(codec: Codec, parsed: bitstream.Parsed) -> list[torch.Tensor]:
+    """Formats 2 and later: the tiles under the exact integer prior, then the file's CRC."""
+    header = parsed.header
+    maps = codec.decode_maps(parsed.streams, header.width, header.height, header.tile)
+    bitstream.check_indices(parsed, index_bytes(maps))
+    return maps
+
+
+# how each format's maps are decoded (`vqcodec.schema.Format.maps`)
+MAP_DECODERS: dict[str, Callable[[Codec, bitstream.Parsed], list[torch.Tensor]]] = {
+    "float-prior": legacy_v1.decode_maps,  # format 1, CRC-checked inside
+    "int8-prior": _decode_int8_prior,
+}
 
 
 class BaseImage:
