@@ -163,17 +163,21 @@ V4_FILTER = (  # one filter per channel (none per class on so small an image)
 )
 
 
-@pytest.mark.parametrize("version", [3, 4])
+GOLDEN_V5 = DATA / "golden_v5_filtered.vqz"
+
+
+@pytest.mark.parametrize("version", [3, 4, 5])
 def test_golden_refined_files_decode_to_their_indices_coefficients_and_pixels(version):
-    """Format 3 and format 4 (the same crop, model and step; format 4 adds the filter)."""
-    golden = {3: GOLDEN_V3, 4: GOLDEN_V4}[version]
+    """Formats 3, 4 and 5 (the same crop, model and step; format 4 adds the filter, format 5
+    the payload CRC: its streams are format 4's)."""
+    golden = {3: GOLDEN_V3, 4: GOLDEN_V4, 5: GOLDEN_V5}[version]
     data = golden.read_bytes()
     header, codec, maps = decode_indices(data)
     assert (header.version, header.refine_step, codec.entry.name) == (version, 96, V3_MODEL)
     assert hashlib.sha256(index_bytes(maps)).hexdigest() == V3_SHA256["indices"]
     coefficients = v3_coefficients(data).astype("<i4").tobytes()
     assert hashlib.sha256(coefficients).hexdigest() == V3_SHA256["coefficients"]
-    if version == 4:
+    if version >= 4:
         filt = restore.decode(bitstream.unpack(data).filter_stream, 3)
         assert filt.weights == V4_FILTER
     pixels = np.asarray(vqcodec.decompress(data)).astype(int)
@@ -187,6 +191,19 @@ def write_golden_v4() -> None:
     GOLDEN_V4.write_bytes(data)
     vqcodec.decompress(data).save(GOLDEN_V4.with_suffix(".png"))
     print("filter", restore.decode(bitstream.unpack(data).filter_stream, 3).weights)
+
+
+def test_golden_v5_is_what_the_encoder_writes_today():
+    data = vqcodec.compress_image(golden_crop(), model=V3_MODEL, tile=4, refine_step=V3_STEP).data
+    assert data == GOLDEN_V5.read_bytes()
+    assert bitstream.unpack(data).layers == bitstream.unpack(GOLDEN_V4.read_bytes()).layers
+
+
+def write_golden_v5() -> None:
+    """Write the format 5 golden file (once, when format 5 was introduced)."""
+    data = vqcodec.compress_image(golden_crop(), model=V3_MODEL, tile=4, refine_step=V3_STEP).data
+    GOLDEN_V5.write_bytes(data)
+    vqcodec.decompress(data).save(GOLDEN_V5.with_suffix(".png"))
 
 
 def write_goldens() -> None:
@@ -212,6 +229,8 @@ def write_model_golden(name: str) -> None:
 
 if __name__ == "__main__" and "--write-model" in sys.argv:
     write_model_golden(sys.argv[sys.argv.index("--write-model") + 1])
+if __name__ == "__main__" and "--write-v5" in sys.argv:
+    write_golden_v5()
 if __name__ == "__main__" and "--write" in sys.argv:
     write_goldens()
 if __name__ == "__main__" and "--write-v3" in sys.argv:

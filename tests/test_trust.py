@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -317,3 +318,14 @@ def test_info_refuses_what_decode_refuses(tmp_path):
     path.write_bytes(_forged(header, b""))
     one_line(run("info", path), "tiles")
     one_line(run("decode", path, "-o", tmp_path / "x.png"), "tiles")
+
+
+def test_a_refinement_its_image_cannot_have_is_refused_before_decoding(no_entropy_decoding):
+    data = (ROOT / "tests" / "data" / "golden_v5_filtered.vqz").read_bytes()
+    parsed = bitstream.unpack(data)
+    payload = data[len(data) - parsed.header.payload_bytes :]
+    bad_step = replace(parsed.header, refine_step=2)
+    extra_stripe = replace(parsed.header, refine_lengths=(*parsed.header.refine_lengths, 0))
+    for header, message in ((bad_step, "refinement step 2"), (extra_stripe, "stripes")):
+        with pytest.raises(CorruptStreamError, match=message):
+            vqcodec.decompress(_forged(header, payload))

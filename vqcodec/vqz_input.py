@@ -147,7 +147,24 @@ def layout_problem(header: bitstream.Header) -> str | None:
     shapes = tiles.map_sizes(header.width, header.height, cfg.vqvae.stride)
     if header.maps != len(shapes):
         return f"{header.maps} code maps where model {entry.name} has {len(shapes)}"
-    return tiles.tiling_problem(shapes, header.tile, len(header.lengths))
+    return tiles.tiling_problem(shapes, header.tile, len(header.lengths)) or _refinement_problem(
+        header
+    )
+
+
+def _refinement_problem(header: bitstream.Header) -> str | None:
+    """The refinement's step range and stripe count, for its image's height."""
+    from vqcodec import refine
+
+    if not header.refine_step:
+        return None
+    if not refine.MIN_STEP_Q <= header.refine_step <= refine.MAX_STEP_Q:
+        return f"refinement step {header.refine_step} (in quarters; {refine.MIN_STEP_Q} to " \
+            f"{refine.MAX_STEP_Q})"  # fmt: skip
+    need = len(refine.stripes(header.height))
+    if len(header.refine_lengths) != need:
+        return f"{len(header.refine_lengths)} refinement stripes where its height makes {need}"
+    return None
 
 
 def check_layout(header: bitstream.Header) -> None:
