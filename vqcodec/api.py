@@ -51,33 +51,48 @@ def _check_options(model: object, quality: object, drop_alpha: object, tile: obj
         raise InputTypeError(f"tile must be 0 (one tile) or an int >= {bitstream.MIN_TILE}")
 
 
-def _check_target(bpp: object, max_bytes: object, quality: object) -> None:
+API_NAMES = {"bpp": "bpp", "max_bytes": "max_bytes", "quality": "quality", "model": "model",
+             "refine_step": "refine_step"}  # fmt: skip
+
+
+def check_request(
+    model: object = None,
+    quality: object = None,
+    bpp: object = None,
+    max_bytes: object = None,
+    refine_step: object = None,
+    names: dict[str, str] = API_NAMES,
+) -> None:
+    """The one check of what a caller asks for (the API's keywords or, with `names`, the CLI's
+    options, in the messages): InputTypeError for a conflict, a wrong type or a value out of
+    range, before any work."""
+    n = names
+    target = bpp is not None or max_bytes is not None
+    if model is not None and quality is not None:
+        raise InputTypeError(f"give {n['model']} or {n['quality']}, not both")
     if bpp is not None and max_bytes is not None:
-        raise InputTypeError("give bpp or max_bytes, not both")
-    if (bpp is not None or max_bytes is not None) and quality is not None:
-        raise InputTypeError("a rate target picks the model: give it without quality")
+        raise InputTypeError(f"give {n['bpp']} or {n['max_bytes']}, not both")
+    if target and quality is not None:
+        raise InputTypeError(f"a rate target picks the model: give it without {n['quality']}")
+    if target and refine_step is not None:
+        raise InputTypeError(f"a rate target picks the refinement: give no {n['refine_step']}")
     if bpp is not None and (
         not isinstance(bpp, int | float) or isinstance(bpp, bool) or not 0 < bpp < 1000
     ):
-        raise InputTypeError(f"bpp must be a number > 0, not {bpp!r}")
+        raise InputTypeError(f"{n['bpp']} must be a number > 0, not {bpp!r}")
     if max_bytes is not None and (
         not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes <= 0
     ):
-        raise InputTypeError(f"max_bytes must be an int > 0, not {max_bytes!r}")
-
-
-def _check_refine_step(step: object, bpp: object, max_bytes: object) -> None:
-    if step is None:
-        return
-    if bpp is not None or max_bytes is not None:
-        raise InputTypeError("a rate target picks the refinement step: give it without one")
+        raise InputTypeError(f"{n['max_bytes']} must be an int > 0, not {max_bytes!r}")
     low, high = refine.STEP_RANGE
-    if (
-        not isinstance(step, int | float)
-        or isinstance(step, bool)
-        or not (step == 0 or low <= step <= high)
+    if refine_step is not None and (
+        not isinstance(refine_step, int | float)
+        or isinstance(refine_step, bool)
+        or not (refine_step == 0 or low <= refine_step <= high)
     ):
-        raise InputTypeError(f"refine_step must be 0 (none) or a number in {low}..{high}")
+        raise InputTypeError(
+            f"{n['refine_step']} must be 0 (none) or a number in {low:g}..{high:g}"
+        )
 
 
 @dataclass(frozen=True)
@@ -135,8 +150,7 @@ def compress_image(
     """Compress and report sizes (see `compress` for the plain bytes). `refine_step` sets the
     refinement layer's quantizer step (`vqcodec.refine`; 0: none) over the chosen level's."""
     _check_options(model, quality, drop_alpha, tile)
-    _check_target(bpp, max_bytes, quality)
-    _check_refine_step(refine_step, bpp, max_bytes)
+    check_request(model, quality, bpp, max_bytes, refine_step)
     rgb, colour = to_rgb(image, drop_alpha)
     if bpp is None and max_bytes is None:
         preset = zoo.select(model, quality)

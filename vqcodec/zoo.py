@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from vqcodec.errors import ModelError
+from vqcodec.errors import InputTypeError, ModelError
 
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
@@ -198,7 +198,7 @@ def select(name: str | None = None, quality: int | None = None) -> Preset:
     """What a user asked for: a model by name (alone), a quality level, or neither (the
     default level)."""
     if name is not None and quality is not None:
-        raise ModelError("give a model name or a quality level, not both")
+        raise InputTypeError("give a model name or a quality level, not both")
     if quality is not None:
         return by_quality(quality)
     if name is not None:

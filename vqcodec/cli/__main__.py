@@ -1,0 +1,3 @@
+from vqcodec.cli import main
+
+main()
