@@ -82,6 +82,13 @@ BASELINES = {
             _pillow_decode,
         ),
         Baseline(
+            "avif444",
+            "Pillow libavif, 4:4:4, speed 6",
+            (5, 10, 20, 30, 40, 50, 60, 70, 80, 90),
+            _pillow_encode("AVIF", subsampling="4:4:4", speed=6),
+            _pillow_decode,
+        ),
+        Baseline(
             "jxl",
             "imagecodecs libjxl, effort 7, distance",
             (15, 10, 7, 5, 3.5, 2.5, 1.8, 1.2, 0.8, 0.5),
@@ -92,7 +99,7 @@ BASELINES = {
 }
 
 
-_NEEDS_PILLOW_FEATURE = {"jpeg": "jpg", "webp": "webp", "avif": "avif"}
+_NEEDS_PILLOW_FEATURE = {"jpeg": "jpg", "webp": "webp", "avif": "avif", "avif444": "avif"}
 
 
 def missing(name: str) -> str | None:

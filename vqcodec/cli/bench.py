@@ -34,7 +34,7 @@ def _csv(value: str | None) -> list[str]:
 )
 @click.option(
     "--baselines",
-    help="Comma-separated subset of jpeg,webp,avif,jxl [default: those installed here].",
+    help="Comma-separated subset of jpeg,webp,avif,avif444,jxl [default: those installed here].",
 )
 @click.option(
     "--anchors",
