@@ -6,7 +6,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 import vqcodec
-from vqcodec.cli import ByteSize, main
+from vqcodec.cli import main
+from vqcodec.cli.common import ByteSize
 from vqcodec.errors import InputTypeError, RateError
 from vqcodec.rate_control import (
     MAX_STEP,
