@@ -30,11 +30,14 @@ _API = {"compress", "compress_image", "decompress", "info", "load_codec"}
 def __getattr__(name: str) -> object:
     """The API, imported on first use: `import vqcodec` (and the CLI's checks of a file before
     decoding it) stay free of torch, which takes 250 MB and two seconds to import."""
-    if name in _API:
-        from vqcodec import api
+    import importlib
 
-        return getattr(api, name)
-    raise AttributeError(f"module 'vqcodec' has no attribute {name!r}")
+    if name in _API:
+        return getattr(importlib.import_module("vqcodec.api"), name)
+    try:  # a submodule not imported yet (`vqcodec.api`, ...), as before the API loaded lazily
+        return importlib.import_module(f"vqcodec.{name}")
+    except ModuleNotFoundError:
+        raise AttributeError(f"module 'vqcodec' has no attribute {name!r}") from None
 
 
 __all__ = [
