@@ -36,7 +36,9 @@ def __getattr__(name: str) -> object:
         return getattr(importlib.import_module("vqcodec.api"), name)
     try:  # a submodule not imported yet (`vqcodec.api`, ...), as before the API loaded lazily
         return importlib.import_module(f"vqcodec.{name}")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as exc:
+        if exc.name != f"vqcodec.{name}":  # the submodule exists but needs something missing
+            raise
         raise AttributeError(f"module 'vqcodec' has no attribute {name!r}") from None
 
 
