@@ -4,7 +4,7 @@
 register their commands on it.
 """
 
-from vqcodec.cli import bench, codec, train  # noqa: F401  (register the commands)
+from vqcodec.cli import bench, codec, train, web  # noqa: F401  (register the commands)
 from vqcodec.cli.common import main
 
 __all__ = ["main"]
