@@ -1,0 +1,242 @@
+# ruff: noqa: E501 (JavaScript in strings)
+"""Decode times of the browser decoder (web/) in headless Chromium, and the page's peak memory.
+
+kodim23 (768 x 512; evaluation use of Kodak) or, without it, examples/sample.png tiled to
+768 x 512, encoded by vqcodec at a few quality levels; each file decoded `--repeats` times in
+the page's worker (the first run includes fetching the model's assets and compiling), wall clock
+and the renderer process's CPU time (/proc); also the
+range decoder alone with split 32-bit halves against BigInt on one refinement stripe. Results:
+benchmarks/results/web_decode.json. Needs /usr/bin/chromium and the playwright package:
+
+    nice -n 10 python benchmarks/web_decode.py [--qualities 1 3 5 9] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import functools
+import http.server
+import json
+import os
+import platform
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from vqcodec import api
+from vqcodec.web_export import export_web
+
+ROOT = Path(__file__).resolve().parents[1]
+KODIM23 = Path("/work/shared/data/kodak/kodim23.png")
+OUT = ROOT / "benchmarks" / "results" / "web_decode.json"
+
+DECODE = """async ([b64, threads]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const t = performance.now();
+  const r = await window.vqz.decodeBytes(bytes.buffer, threads ? { threads } : {});
+  return { wall_ms: performance.now() - t, facts: r.facts };
+}"""
+
+# the range decoder of web/js/rangecoder.js against a BigInt one, on the symbols of a stripe
+RANGE = """async (b64) => {
+  const rc = await import(new URL('js/rangecoder.js', location.href).href);
+  const { parse } = await import(new URL('js/container.js', location.href).href);
+  const { decodeStripe } = await import(new URL('js/refine.js', location.href).href);
+  const h = parse(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+  const log = [], orig = rc.RangeDecoder.prototype.decode;
+  rc.RangeDecoder.prototype.decode = function (cum, K) { log.push([cum, K]); return orig.call(this, cum, K); };
+  decodeStripe(h.refinement[0], 3, Math.ceil(Math.min(512, h.height) / 8), Math.ceil(h.width / 8));
+  rc.RangeDecoder.prototype.decode = orig;
+  const MASK = (1n << 64n) - 1n;
+  class BigDecoder {
+    constructor(bytes) {
+      const n = Math.ceil(bytes.length / 4), p = new Uint8Array(n * 4); p.set(bytes);
+      const dv = new DataView(p.buffer); this.w = [];
+      for (let i = 0; i < n; i++) this.w.push(BigInt(dv.getUint32(4 * i, true)));
+      this.pos = 0; this.point = (this.word() << 32n) | this.word(); this.lower = 0n; this.range = MASK;
+    }
+    word() { return this.pos < this.w.length ? this.w[this.pos++] : (this.pos++, 0n); }
+    decode(cum, K) {
+      const scale = this.range >> 24n, q = Number(((this.point - this.lower) & MASK) / scale);
+      let lo = 0, hi = K;
+      while (hi - lo > 1) { const m = (lo + hi) >> 1; if (cum[m] <= q) lo = m; else hi = m; }
+      this.lower = (this.lower + scale * BigInt(cum[lo])) & MASK;
+      this.range = scale * BigInt(cum[lo + 1] - cum[lo]);
+      if (this.range < 4294967296n) { this.lower = (this.lower << 32n) & MASK; this.range <<= 32n; this.point = ((this.point << 32n) & MASK) | this.word(); }
+      return lo;
+    }
+  }
+  const out = {};
+  for (const [name, D] of [['split', rc.RangeDecoder], ['bigint', BigDecoder], ['split', rc.RangeDecoder], ['bigint', BigDecoder]]) {
+    const d = new D(h.refinement[0]), t = performance.now();
+    let sum = 0;
+    for (const [cum, K] of log) sum += d.decode(cum, K);
+    out[name] = { symbols: log.length, ns_per_symbol: ((performance.now() - t) * 1e6) / log.length, checksum: sum };
+  }
+  return out;
+}"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_image() -> tuple[Image.Image, str]:
+    if KODIM23.exists():
+        return Image.open(KODIM23).convert("RGB"), "kodim23.png"
+    sample = np.asarray(Image.open(ROOT / "examples" / "sample.png").convert("RGB"))
+    tiled = np.tile(sample, (2, 2, 1))[:512, :768]
+    return Image.fromarray(tiled), "examples/sample.png tiled to 768x512"
+
+
+def renderer_pids(before: set[int]) -> list[int]:
+    """The Chromium renderer processes started by this run (the page and its worker)."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) not in before:
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"chromium" in cmd and b"--type=renderer" in cmd:
+                pids.append(int(pid))
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of `pids` so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def renderer_peak_rss_mb(before: set[int]) -> float | None:
+    """Peak resident memory (VmHWM) of the Chromium renderer processes started by this run."""
+    peaks = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) in before:
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"chromium" in cmd and b"--type=renderer" in cmd:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peaks.append(int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return max(peaks) if peaks else None
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--qualities", type=int, nargs="+", default=[1, 3, 5, 9])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=[1, 2], help="helper workers (1: none)"
+    )
+    args = parser.parse_args()
+    image, source = test_image()
+    files = {}
+    for q in args.qualities:
+        t = time.perf_counter()
+        files[q] = api.compress(image, quality=q)
+        print(f"encoded q{q}: {len(files[q])} bytes in {time.perf_counter() - t:.1f} s", flush=True)
+    with tempfile.TemporaryDirectory() as site:
+        export_web(Path(site))
+        handler = functools.partial(_Quiet, directory=site)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        before = {int(p) for p in os.listdir("/proc") if p.isdigit()}
+        load_before = os.getloadavg()
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{server.server_port}/index.html")
+            page.wait_for_function("window.vqz !== undefined")
+            runs = []
+            for q, data in files.items():
+                for threads in args.threads:
+                    b64 = base64.b64encode(data).decode()
+                    times = []
+                    for _ in range(args.repeats):
+                        pids = renderer_pids(before)
+                        cpu = cpu_seconds(pids)
+                        times.append(page.evaluate(DECODE, [b64, threads]))
+                        times[-1]["cpu_s"] = cpu_seconds(pids) - cpu
+                    warm = times[1:] or times
+                    facts = warm[-1]["facts"]
+                    run = {
+                        "quality": q,
+                        "threads": facts["threads"],
+                        "model": facts["model"],
+                        "bytes": len(data),
+                        "bpp": round(len(data) * 8 / (image.width * image.height), 4),
+                        "first_decode_s": round(times[0]["wall_ms"] / 1000, 3),
+                        "decode_s": round(statistics.median(t["wall_ms"] for t in warm) / 1000, 3),
+                        "best_decode_s": round(min(t["wall_ms"] for t in warm) / 1000, 3),
+                        "decode_cpu_s": round(statistics.median(t["cpu_s"] for t in warm), 2),
+                        "stages_s": {k: round(v / 1000, 3) for k, v in facts["times"].items()},
+                        "kernels": facts["kernels"],
+                    }
+                    runs.append(run)
+                    print(json.dumps(run), flush=True)
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+            metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+            range_coder = page.evaluate(RANGE, base64.b64encode(files[max(files)]).decode())
+            peak = renderer_peak_rss_mb(before)
+            version = browser.version
+            browser.close()
+        server.shutdown()
+    result = {
+        "image": f"{source}, {image.width}x{image.height}",
+        "browser": f"Chromium {version} (headless, Debian package)",
+        "machine": {
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "note": "shared machine: other jobs ran at the same time. decode_s: wall clock in the "
+            "page around the worker's decode (median of the warm runs); decode_cpu_s: CPU time of "
+            "the renderer process (page + worker) over the same runs, which the load affects less",
+        },
+        "runs": runs,
+        "peak_memory_mb": {
+            "renderer_process_vmhwm": round(peak, 1) if peak else None,
+            "main_thread_js_heap_used": round(metrics.get("JSHeapUsedSize", 0) / 2**20, 1),
+            "main_thread_js_heap_total": round(metrics.get("JSHeapTotalSize", 0) / 2**20, 1),
+        },
+        "range_decoder": {
+            "stripe_of": f"quality {max(files)}",
+            **{k: {kk: round(vv, 1) for kk, vv in v.items()} for k, v in range_coder.items()},
+        },
+        "target": "<= 2 s at quality 5",
+    }
+    OUT.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
