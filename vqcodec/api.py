@@ -47,8 +47,11 @@ def _check_options(model: object, quality: object, drop_alpha: object, tile: obj
         or isinstance(tile, bool)
         or 0 < tile < bitstream.MIN_TILE
         or tile < 0
+        or tile > bitstream.MAX_TILE
     ):
-        raise InputTypeError(f"tile must be 0 (one tile) or an int >= {bitstream.MIN_TILE}")
+        raise InputTypeError(
+            f"tile must be 0 (one tile) or an int in {bitstream.MIN_TILE}..{bitstream.MAX_TILE}"
+        )
 
 
 API_NAMES = {"bpp": "bpp", "max_bytes": "max_bytes", "quality": "quality", "model": "model",

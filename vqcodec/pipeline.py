@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vqcodec import bitstream, zoo
+from vqcodec import bitstream, refine, zoo
 from vqcodec.codec import DEFAULT_TILE, Codec, EncodedImage, index_bytes
 from vqcodec.errors import ModelError
 from vqcodec.layers import RESIDUAL_LAYERS, Coded, Frame
@@ -92,9 +92,9 @@ class Analysis:
         header = bitstream.Header(entry.model_id, entry.fingerprint, self.colour, width, height,
                                   self.tile, lengths=())  # fmt: skip
         data = bitstream.assemble(header, self.image.streams, index_bytes(self.maps), coded)
-        return self._report(data, coded, settings), frame.image
+        return self._report(data, coded), frame.image
 
-    def _report(self, data: bytes, coded: dict[str, Coded], settings: Settings) -> Compressed:
+    def _report(self, data: bytes, coded: dict[str, Coded]) -> Compressed:
         height, width = self.rgb.shape[:2]
         streams = self.image.streams
         refinement = coded["refinement"]
@@ -107,7 +107,7 @@ class Analysis:
             sum(len(s) for t in streams for s in t),
             sum(len(t) for t in streams),
             self.rate_weights,
-            settings.refine_step if refinement.present else None,
+            refinement.param / refine.STEP_UNITS if refinement.present else None,
             sum(len(s) for s in refinement.streams),
             sum(len(s) for s in coded["wiener"].streams),
         )
