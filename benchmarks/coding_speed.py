@@ -19,9 +19,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from vqcodec import zoo
-from vqcodec.data import list_images
-from vqcodec.envinfo import environment
-from vqcodec.evaluate import measure
+from vqcodec.bench.envinfo import environment
+from vqcodec.bench.evaluate import measure
+from vqcodec.training.data import list_images
 
 
 def summarize(rows: list[dict]) -> dict[str, float]:

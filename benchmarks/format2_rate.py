@@ -5,7 +5,7 @@
 
 Per model, real file bytes summed over the images: format 1 (the float prior, one tile), format
 2 with one tile (the integer prior alone), and format 2 with tiles of each size in --tiles (the
-cost of independent tiles, from which `vqcodec.codec.DEFAULT_TILE` is chosen). The maps are
+cost of independent tiles, from which `vqcodec.model.codec.DEFAULT_TILE` is chosen). The maps are
 analysed once per image and model, so every column codes the same indices.
 """
 
@@ -18,13 +18,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from vqcodec import bitstream, zoo
+from vqcodec import zoo
 from vqcodec.api import load_codec
-from vqcodec.codec import index_bytes
-from vqcodec.data import list_images
-from vqcodec.entropy import encode_map, words_to_bytes
-from vqcodec.envinfo import environment
-from vqcodec.image_io import to_rgb
+from vqcodec.bench.envinfo import environment
+from vqcodec.coding.entropy import encode_map, words_to_bytes
+from vqcodec.format import bitstream
+from vqcodec.io.image_io import to_rgb
+from vqcodec.model.codec import index_bytes
+from vqcodec.training.data import list_images
 
 
 def v1_bytes(codec, maps: list[torch.Tensor], width: int, height: int) -> int:

@@ -32,9 +32,10 @@ from pathlib import Path
 
 from large_image import _pss, _tree
 
-from vqcodec import bitstream, zoo
-from vqcodec.envinfo import environment
-from vqcodec.tiles import TileGrid, map_sizes
+from vqcodec import zoo
+from vqcodec.bench.envinfo import environment
+from vqcodec.format import bitstream
+from vqcodec.format.tiles import TileGrid, map_sizes
 
 SIDE = 4096
 BOMB_30 = base64.b64decode("VlFaBAUA3fMpYwABAYAggCAAAgEAAAAAwXJ4VjQS")

@@ -22,7 +22,7 @@ from vqcodec.kernels._masked_conv_triton import masked_conv2d_triton
 from vqcodec.kernels._vq_nearest_triton import vq_nearest_triton
 from vqcodec.kernels.masked_conv import kept_taps, tap_matrix
 from vqcodec.kernels.vq_nearest import vq_nearest_ref
-from vqcodec.prior import causal_mask
+from vqcodec.model.prior import causal_mask
 
 
 def timed(fn, *args, repeats: int = 20) -> tuple[float, int]:

@@ -6,7 +6,7 @@ on held-out training images, never on Kodak.
     python benchmarks/ladder.py ... --reselect   # only choose again from the points in --out
 
 The held-out images are the training stages' validation split, downscaled 2x (no JPEG grid)
-and cropped to at most Kodak's 768x512 (`vqcodec.data.holdout_images`). Every model is
+and cropped to at most Kodak's 768x512 (`vqcodec.training.data.holdout_images`). Every model is
 measured at its default rate weights and at the EXTRA_WEIGHTS, alone and with a refinement
 layer at each step of STEPS: mean bpp (real files) and mean PSNR over the images. The ladder
 is read off the upper convex hull of all those points (the settings no mix of others beats):
@@ -25,12 +25,12 @@ import numpy as np
 import torch
 
 from vqcodec.api import load_codec
-from vqcodec.bitstream import COLOUR_RGB
-from vqcodec.codec import DEFAULT_TILE
-from vqcodec.data import holdout_images
-from vqcodec.envinfo import environment
-from vqcodec.evaluate import psnr_rgb
+from vqcodec.bench.envinfo import environment
+from vqcodec.bench.evaluate import psnr_rgb
+from vqcodec.format.bitstream import COLOUR_RGB
+from vqcodec.model.codec import DEFAULT_TILE
 from vqcodec.pipeline import Settings, analyse
+from vqcodec.training.data import holdout_images
 from vqcodec.zoo import REGISTRY_FILE, entries, models_dir, write_registry
 
 STEPS = (6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 256)

@@ -5,7 +5,7 @@ a fresh process, against a 768 x 512 crop of the same picture (Kodak's size).
 
 The picture is examples/sample.png mirrored and tiled to the size (natural content, every
 tile decoded). Peak RSS is the process's ru_maxrss (model, torch and all); the worker processes
-the codec forks for tile groups (`vqcodec.parallel`) are reported beside it, as the largest
+the codec forks for tile groups (`vqcodec.coding.parallel`) are reported beside it, as the largest
 worker's ru_maxrss (it counts the pages a worker shares with its parent again); the memory in
 use is the peak of the summed PSS of the process and its workers, sampled every 0.5 s. Seconds
 are wall time of the library call in that process.
@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from vqcodec import zoo
-from vqcodec.envinfo import environment
+from vqcodec.bench.envinfo import environment
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,12 +24,12 @@ from PIL import Image
 
 from vqcodec import zoo
 from vqcodec.api import load_codec
-from vqcodec.bench import rate_difference
-from vqcodec.bitstream import COLOUR_RGB
-from vqcodec.envinfo import environment
+from vqcodec.bench.bench import rate_difference
+from vqcodec.bench.envinfo import environment
+from vqcodec.bench.metrics import psnr_rgb
+from vqcodec.format.bitstream import COLOUR_RGB
 from vqcodec.layers import RESIDUAL_LAYERS, Frame
 from vqcodec.layers.wiener import STEP
-from vqcodec.metrics import psnr_rgb
 from vqcodec.pipeline import Settings, analyse
 
 CLASSICAL_STEPS = (512, 384, 256, 192, 160, 128, 96, 80, 64, 48, 40, 32, 24, 16, 12, 8)

@@ -21,10 +21,10 @@ import torch
 from tqdm import tqdm
 
 from vqcodec.api import compress_image, decompress, load_codec
-from vqcodec.data import list_images
-from vqcodec.envinfo import environment
-from vqcodec.evaluate import psnr_rgb
-from vqcodec.image_io import to_rgb
+from vqcodec.bench.envinfo import environment
+from vqcodec.bench.evaluate import psnr_rgb
+from vqcodec.io.image_io import to_rgb
+from vqcodec.training.data import list_images
 from vqcodec.zoo import ladder
 
 NEAR = 0.02  # "within 2 %" in the summary

@@ -1,10 +1,10 @@
-"""Choose each model's default rate weights (`vqcodec.rate_aware`) on held-out training images,
+"""Choose each model's default rate weights (`coding.rate_aware`) on held-out training images,
 never on Kodak.
 
     python benchmarks/rate_weights.py --data ../shared/data/train \
         --out benchmarks/results/rate_weights.json
 
-The held-out images are the training stages' validation split (`vqcodec.data.split_holdout`),
+The held-out images are the training stages' validation split (`training.data.split_holdout`),
 cropped to Kodak's 768x512. For every model, each top weight (bottom 0) and each bottom weight
 (top 0): mean bpp (real files) and PSNR. The chosen pair maximizes the estimated BD-rate gain,
 (PSNR change) / SLOPE - (rate change %) (none unless that reaches MIN_GAIN), with SLOPE the
@@ -26,12 +26,12 @@ import torch
 from PIL import Image
 
 from vqcodec.api import load_codec
-from vqcodec.bitstream import COLOUR_RGB
-from vqcodec.codec import DEFAULT_TILE
-from vqcodec.data import list_images, split_holdout
-from vqcodec.envinfo import environment
-from vqcodec.evaluate import psnr_rgb
+from vqcodec.bench.envinfo import environment
+from vqcodec.bench.evaluate import psnr_rgb
+from vqcodec.format.bitstream import COLOUR_RGB
+from vqcodec.model.codec import DEFAULT_TILE
 from vqcodec.pipeline import Settings, analyse
+from vqcodec.training.data import list_images, split_holdout
 from vqcodec.zoo import ladder
 
 SLOPE = 0.025  # dB per 1 % of rate

@@ -14,7 +14,7 @@ import json
 import re
 from pathlib import Path
 
-from vqcodec.bench_report import rate_cells
+from vqcodec.bench.bench_report import rate_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 KODAK = ROOT / "benchmarks" / "results" / "kodak"

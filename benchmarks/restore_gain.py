@@ -7,7 +7,7 @@ training images downscaled 2x (never Kodak).
 The training photos are decoded JPEGs (BSD200) or JPEG-origin web photos (SunHays80): at full
 size their 8x8 JPEG grid favours an 8x8 DCT coder, and held-out images put vqcodec ahead of WebP
 where Kodak (film scans) puts it behind. Downscaling by 2 (Lanczos) removes the grid
-(`vqcodec.data.holdout_images`).
+(`vqcodec.training.data.holdout_images`).
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from PIL import Image
 
 from vqcodec import zoo
 from vqcodec.api import load_codec
-from vqcodec.bench import rate_difference
-from vqcodec.bitstream import COLOUR_RGB
-from vqcodec.codec import DEFAULT_TILE
-from vqcodec.data import holdout_images
-from vqcodec.envinfo import environment
-from vqcodec.evaluate import psnr_rgb
+from vqcodec.bench.bench import rate_difference
+from vqcodec.bench.envinfo import environment
+from vqcodec.bench.evaluate import psnr_rgb
+from vqcodec.format.bitstream import COLOUR_RGB
+from vqcodec.model.codec import DEFAULT_TILE
 from vqcodec.pipeline import Settings, analyse
+from vqcodec.training.data import holdout_images
 
 WEBP_QUALITIES = (0, 5, 10, 20, 30, 40, 50, 60, 75, 85, 90, 95)
 

@@ -1,4 +1,4 @@
-"""What the restoration CNN (`vqcodec.restore_net`) buys on the ladder, on held-out training
+"""What the restoration CNN (`vqcodec.layers.restore_net`) buys on the ladder, on held-out training
 images downscaled 2x (never Kodak), against today's chain.
 
     python benchmarks/restore_net_gain.py --data ../shared/data/train
@@ -11,7 +11,7 @@ Per ladder level, mean bpp and PSNR of:
      changes only by the filter's bytes)
   c  refinement + CNN alone (the file without a filter)
   d  refinement + Wiener filter + CNN (the other order; a's file)
-and the BD-rate of b, c, d against a (`vqcodec.bench.rate_difference`), the CNN's seconds on a
+and the BD-rate of b, c, d against a (`vqcodec.bench.bench.rate_difference`), the CNN's seconds on a
 768x512 image with 1 and 2 torch threads, and how far its pixels move between thread counts.
 """
 
@@ -25,17 +25,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqcodec import bitstream, restore_net, zoo
+from vqcodec import zoo
 from vqcodec.api import load_codec
-from vqcodec.bench import rate_difference
-from vqcodec.codec import DEFAULT_TILE, index_bytes
-from vqcodec.data import holdout_images
-from vqcodec.envinfo import environment
-from vqcodec.evaluate import psnr_rgb
-from vqcodec.layers import ABSENT, Coded, Frame
+from vqcodec.bench.bench import rate_difference
+from vqcodec.bench.envinfo import environment
+from vqcodec.bench.evaluate import psnr_rgb
+from vqcodec.format import bitstream
+from vqcodec.layers import ABSENT, Coded, Frame, restore_net
 from vqcodec.layers.refinement import RefinementLayer
 from vqcodec.layers.wiener import STEP, WienerLayer
+from vqcodec.model.codec import DEFAULT_TILE, index_bytes
 from vqcodec.pipeline import Analysis, analyse, channels_of
+from vqcodec.training.data import holdout_images
 
 CHAINS = ("a", "b", "c", "d")
 

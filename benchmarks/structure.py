@@ -55,7 +55,7 @@ def decode_path(data: bytes) -> dict[str, object]:
         "module_count": len(modules),
         "calls_between_modules": sum(calls.values()),
         "distinct_module_pairs": len(calls),
-        "calls_into_codec": sum(n for (a, b), n in calls.items() if b == "vqcodec.codec"),
+        "calls_into_codec": sum(n for (a, b), n in calls.items() if b == "vqcodec.model.codec"),
         "calls_from_api": {b: n for (a, b), n in sorted(calls.items()) if a == "vqcodec.api"},
     }
 

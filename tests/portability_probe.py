@@ -17,9 +17,9 @@ import torch
 
 from vqcodec import zoo
 from vqcodec.api import compress, decode_indices, load_codec
-from vqcodec.codec import Codec, index_bytes
-from vqcodec.entropy import encode_tiles
-from vqcodec.tiles import TileGrid
+from vqcodec.coding.entropy import encode_tiles
+from vqcodec.format.tiles import TileGrid
+from vqcodec.model.codec import Codec, index_bytes
 
 from .conftest import coded_maps, photo
 from .test_golden import GOLDEN_V3, golden_file, v3_coefficients

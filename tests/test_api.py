@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 import vqcodec
-from vqcodec import bitstream
 from vqcodec.errors import FormatError, InputReadError, InputTypeError, VQCodecError
-from vqcodec.vqz_input import TRAILING_COUNTED
+from vqcodec.format import bitstream
+from vqcodec.format.vqz_input import TRAILING_COUNTED
 
 from . import images
 from .conftest import photo

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from vqcodec import baselines, bench
+from vqcodec.bench import baselines, bench
 from vqcodec.cli import main
 
 from .conftest import ROOT, photo

@@ -4,9 +4,9 @@ import zlib
 
 import pytest
 
-from vqcodec import bitstream, schema
-from vqcodec.bitstream import Header
 from vqcodec.errors import CorruptStreamError, FormatError, FormatLimitError
+from vqcodec.format import bitstream, schema
+from vqcodec.format.bitstream import Header
 
 HEADER = Header(model_id=3, fingerprint=0xDEADBEEF, colour=bitstream.COLOUR_GRAY, width=768,
                 height=512, tile=32, lengths=((5, 7), (1, 0), (300, 2)))  # fmt: skip

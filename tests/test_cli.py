@@ -95,7 +95,7 @@ def test_sample_writes_images_and_a_grid(tmp_path):
 def test_write_atomic_never_clobbers_and_leaves_no_temp(tmp_path, monkeypatch):
     import os
 
-    from vqcodec.fileio import write_atomic
+    from vqcodec.io.fileio import write_atomic
 
     target = tmp_path / "out.bin"
     write_atomic(target, b"one")

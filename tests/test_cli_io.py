@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from vqcodec import outputs
 from vqcodec.cli import main
+from vqcodec.io import outputs
 
 from .conftest import ROOT, photo
 

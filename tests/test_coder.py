@@ -14,15 +14,17 @@ from bisect import bisect_right
 from functools import cache
 from pathlib import Path
 
-import constriction  # only to read constriction's own tables: vqcodec.coder alone codes
+import constriction  # only to read constriction's own tables: vqcodec.coding.coder alone codes
 import numpy as np
 import pytest
 import torch
 
-from vqcodec import bitstream, coder, refine, restore
 from vqcodec.api import decode_indices
-from vqcodec.entropy import probability_rows
+from vqcodec.coding import coder
+from vqcodec.coding.entropy import probability_rows
 from vqcodec.errors import CorruptStreamError
+from vqcodec.format import bitstream
+from vqcodec.layers import refine, restore
 
 DATA = Path(__file__).parent / "data"
 GOLDENS = {  # format: a small golden file of it

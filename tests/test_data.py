@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from vqcodec.data import CropDataset, holdout_images, list_images, split_holdout
+from vqcodec.training.data import CropDataset, holdout_images, list_images, split_holdout
 
 from .conftest import photo
 

@@ -9,8 +9,8 @@ import threading
 import pytest
 from PIL import Image
 
-from vqcodec import datasets
-from vqcodec.datasets import DatasetError
+from vqcodec.bench import datasets
+from vqcodec.bench.datasets import DatasetError
 
 from .conftest import KODAK, photo
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vqcodec.api import load_codec
-from vqcodec.entropy import decode_map, encode_map, single_thread
+from vqcodec.coding.entropy import decode_map, encode_map, single_thread
 
 from .conftest import photo
 

@@ -2,15 +2,15 @@ import numpy as np
 import pytest
 import torch
 
-from vqcodec.config import PriorConfig
-from vqcodec.entropy import (
+from vqcodec.coding.entropy import (
     bytes_to_words,
     decode_map,
     encode_map,
     probability_rows,
     words_to_bytes,
 )
-from vqcodec.prior import PixelCNN
+from vqcodec.model.config import PriorConfig
+from vqcodec.model.prior import PixelCNN
 
 
 def test_probability_rows_are_contiguous_normalised_float32():

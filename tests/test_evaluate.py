@@ -3,7 +3,7 @@ import math
 import pytest
 from PIL import Image
 
-from vqcodec.evaluate import measure, psnr_rgb
+from vqcodec.bench.evaluate import measure, psnr_rgb
 
 from .conftest import photo
 

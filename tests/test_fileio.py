@@ -9,9 +9,9 @@ import textwrap
 
 import pytest
 
-from vqcodec import fileio
 from vqcodec.errors import OutputError
-from vqcodec.fileio import write_atomic
+from vqcodec.io import fileio
+from vqcodec.io.fileio import write_atomic
 
 from .conftest import ROOT
 
@@ -53,7 +53,7 @@ def test_sigkill_leaves_nothing_that_looks_like_the_output(tmp_path):
     code = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from vqcodec import fileio
+        from vqcodec.io import fileio
         os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)
         fileio.write_atomic(fileio.Path(sys.argv[1]), b"x" * 1000)
     """)

@@ -6,11 +6,11 @@ read with safetensors and json, as the document says a decoder must). The tests 
 with vqcodec:
 
 - (a) the header of every golden file (and of a format 5 file made from one) parses to the
-  fields of `vqcodec.bitstream.unpack`, with every check of FORMAT.md section 2;
+  fields of `vqcodec.format.bitstream.unpack`, with every check of FORMAT.md section 2;
 - (c) the code maps of every decodable golden file of formats 2-4 decode from their bytes
   through the integer prior computed from `prior_int.safetensors` (section 4) and the range
   decoder (section 5), and their CRC-32 (section 2) equals the file's; for one file every
-  frequency table the coder used (`vqcodec.coder.recording`) is the document's;
+  frequency table the coder used (`vqcodec.coding.coder.recording`) is the document's;
 - (b) the refinement coefficients and the filter weights of the format 4 golden file decode the
   same, table for table, and the refined, filtered pixels agree with `vqcodec.decompress` to
   within one level given the same synthesized base image.
@@ -544,7 +544,7 @@ def _decoded(model_id: int, width: int, height: int, tile: int, streams: tuple) 
 def format5_of(path: Path) -> bytes:
     """The format 4 golden file re-packed as format 5 (vqcodec's writer), its CRC recomputed
     from the indices decoded by this file's decoder."""
-    from vqcodec import bitstream
+    from vqcodec.format import bitstream
 
     parsed = bitstream.unpack(path.read_bytes())
     h5 = replace(parsed.header, version=5)
@@ -556,7 +556,7 @@ def format5_of(path: Path) -> bytes:
 
 @pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.name)
 def test_headers_parse_as_written(path):
-    from vqcodec import bitstream
+    from vqcodec.format import bitstream
 
     data = path.read_bytes()
     expected = bitstream.unpack(data)
@@ -574,7 +574,7 @@ def test_headers_parse_as_written(path):
 
 
 def test_a_format_5_header_parses_as_written_and_damage_is_refused():
-    from vqcodec import bitstream
+    from vqcodec.format import bitstream
 
     data = format5_of(FILTERED)
     h, e = parse(data), bitstream.unpack(data)
@@ -612,8 +612,8 @@ def test_code_maps_decode_from_the_document_and_match_the_crc(path):
 def test_prior_tables_are_the_ones_vqcodec_codes_with():
     """Every table the coder used on the maps of a golden file, in vqcodec's lockstep order
     (map by map; wavefront t of every tile, tile by tile), is the document's."""
-    from vqcodec import coder
     from vqcodec.api import decode_indices
+    from vqcodec.coding import coder
 
     data = FILTERED.read_bytes()
     log = decoded(FILTERED)[1]
@@ -628,8 +628,10 @@ def test_prior_tables_are_the_ones_vqcodec_codes_with():
 
 
 def test_refinement_and_filter_decode_as_written():
-    from vqcodec import bitstream, coder, refine, restore
     from vqcodec.api import decode_indices, decompress
+    from vqcodec.coding import coder
+    from vqcodec.format import bitstream
+    from vqcodec.layers import refine, restore
 
     data = FILTERED.read_bytes()
     h = parse(data)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from vqcodec.errors import VQCodecError
-from vqcodec.image_io import to_rgb
+from vqcodec.io.image_io import to_rgb
 
 from . import images
 from .conftest import photo

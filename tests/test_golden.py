@@ -36,10 +36,12 @@ import pytest
 from PIL import Image
 
 import vqcodec
-from vqcodec import bitstream, legacy_v1, refine, restore, zoo
+from vqcodec import zoo
 from vqcodec.api import decode_indices, load_codec
-from vqcodec.codec import index_bytes
 from vqcodec.errors import CorruptStreamError, ModelError
+from vqcodec.format import bitstream, legacy_v1
+from vqcodec.layers import refine, restore
+from vqcodec.model.codec import index_bytes
 
 from .conftest import SAMPLE
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps
 
-from vqcodec.bitstream import COLOUR_GRAY, COLOUR_RGB
 from vqcodec.errors import ImageInputError
-from vqcodec.image_io import to_rgb
+from vqcodec.format.bitstream import COLOUR_GRAY, COLOUR_RGB
+from vqcodec.io.image_io import to_rgb
 
 from . import images
 from .images import encoded
@@ -242,7 +242,7 @@ def test_decompression_bomb_error_is_an_input_error():
 
 
 def test_non_seekable_stream_is_read_with_a_bound(monkeypatch):
-    from vqcodec import image_io
+    from vqcodec.io import image_io
 
     class Pipe(io.RawIOBase):
         def readable(self):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vqcodec.bitstream import COLOUR_GRAY, COLOUR_RGB
 from vqcodec.errors import ImageInputError
-from vqcodec.image_io import to_image, to_rgb
+from vqcodec.format.bitstream import COLOUR_GRAY, COLOUR_RGB
+from vqcodec.io.image_io import to_image, to_rgb
 
 from .conftest import photo
 from .images import png_header

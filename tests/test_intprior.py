@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from vqcodec import intprior_ref
-from vqcodec.config import PriorConfig
-from vqcodec.entropy import decode_tiles, encode_tiles
-from vqcodec.int_stepper import teacher_forced_bits
-from vqcodec.intprior import FREQ_TOTAL, IntPriorTorch, frequencies
-from vqcodec.prior import PixelCNN
-from vqcodec.quantize import calibrate, quantize_prior
+from vqcodec.coding import intprior_ref
+from vqcodec.coding.entropy import decode_tiles, encode_tiles
+from vqcodec.coding.int_stepper import teacher_forced_bits
+from vqcodec.coding.intprior import FREQ_TOTAL, IntPriorTorch, frequencies
+from vqcodec.model.config import PriorConfig
+from vqcodec.model.prior import PixelCNN
+from vqcodec.model.quantize import calibrate, quantize_prior
 
 
 def tiny_priors(seed: int = 0):

@@ -6,7 +6,7 @@ import torch
 
 from vqcodec.kernels import backend, masked_conv2d, masked_conv2d_ref, vq_nearest, vq_nearest_ref
 from vqcodec.kernels.masked_conv import _MaskedConvTriton
-from vqcodec.prior import causal_mask
+from vqcodec.model.prior import causal_mask
 
 triton_runs = pytest.mark.skipif(
     not backend.triton_installed() or not (torch.cuda.is_available() or backend.interpreting()),

@@ -4,7 +4,7 @@ import pytest
 
 import vqcodec
 from vqcodec import zoo
-from vqcodec.data import list_images
+from vqcodec.training.data import list_images
 
 from .conftest import KODAK
 

@@ -10,12 +10,12 @@ import time
 import pytest
 import torch
 
-from vqcodec import codec as codec_module
-from vqcodec import parallel
 from vqcodec.api import compress_image, decode_indices, load_codec
-from vqcodec.codec import map_sizes
+from vqcodec.coding import parallel
 from vqcodec.errors import CorruptStreamError
-from vqcodec.tiles import TileGrid
+from vqcodec.format.tiles import TileGrid
+from vqcodec.model import codec as codec_module
+from vqcodec.model.codec import map_sizes
 
 from .conftest import photo
 
@@ -81,7 +81,7 @@ def test_a_damaged_tile_fails_in_a_worker_with_one_message(monkeypatch):
 
 SLEEPER = """
 import os, sys, time
-from vqcodec import parallel
+from vqcodec.coding import parallel
 
 def nap(shared, seconds):
     time.sleep(seconds)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from vqcodec import codec as codec_module
 from vqcodec.api import load_codec
+from vqcodec.model import codec as codec_module
 
 from .conftest import photo
 

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from vqcodec import intprior_ref, zoo
+from vqcodec import zoo
 from vqcodec.api import decode_indices, load_codec
-from vqcodec.codec import index_bytes
+from vqcodec.coding import intprior_ref
+from vqcodec.model.codec import index_bytes
 
 from .portability_probe import rows_digest
 from .test_golden import GOLDENS, V3_SHA256, golden_file

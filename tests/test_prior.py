@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from vqcodec.config import PriorConfig
-from vqcodec.prior import PixelCNN, PixelCNNStepper
-from vqcodec.schedule import num_steps, wavefronts
+from vqcodec.coding.schedule import num_steps, wavefronts
+from vqcodec.model.config import PriorConfig
+from vqcodec.model.prior import PixelCNN, PixelCNNStepper
 
 CONFIGS = [
     PriorConfig(codes=32, embed_dim=8, channels=16, layers=3, kernel=3),

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from vqcodec.api import decode_indices, load_codec
-from vqcodec.bitstream import COLOUR_RGB
-from vqcodec.codec import DEFAULT_TILE
+from vqcodec.coding.rate_aware import RateAware
+from vqcodec.format.bitstream import COLOUR_RGB
+from vqcodec.model.codec import DEFAULT_TILE
 from vqcodec.pipeline import Settings, analyse
-from vqcodec.rate_aware import RateAware
 
 from .conftest import photo
 

@@ -8,8 +8,7 @@ from PIL import Image
 import vqcodec
 from vqcodec.cli import main
 from vqcodec.cli.common import ByteSize
-from vqcodec.errors import InputTypeError, RateError
-from vqcodec.rate_control import (
+from vqcodec.coding.rate_control import (
     MAX_STEP,
     MAX_TRIALS,
     MIN_STEP,
@@ -19,6 +18,7 @@ from vqcodec.rate_control import (
     fit_budget,
     push_under,
 )
+from vqcodec.errors import InputTypeError, RateError
 
 from .conftest import photo
 

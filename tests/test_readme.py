@@ -64,7 +64,7 @@ def test_readme_plugin_example_runs(photo_dir, monkeypatch, capsys):
 
 
 def test_readme_states_the_header_bound():
-    from vqcodec.bitstream import MAX_HEADER_BYTES
+    from vqcodec.format.bitstream import MAX_HEADER_BYTES
 
     assert f"at most {MAX_HEADER_BYTES} bytes" in (ROOT / "README.md").read_text()
 

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 import vqcodec
-from vqcodec import bitstream, refine
 from vqcodec.api import compress_image, decompress, info
 from vqcodec.errors import CorruptStreamError, InputTypeError, VQCodecError
+from vqcodec.format import bitstream
+from vqcodec.layers import refine
 
 from .conftest import photo
 

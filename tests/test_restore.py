@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from vqcodec import restore
 from vqcodec.api import compress_image, decompress, info
 from vqcodec.errors import CorruptStreamError, VQCodecError
+from vqcodec.layers import restore
 
 from .conftest import photo
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vqcodec import restore_net
-from vqcodec.restore_net import RestoreNet, RestoreNetConfig
+from vqcodec.layers import restore_net
+from vqcodec.layers.restore_net import RestoreNet, RestoreNetConfig
 
 from .conftest import photo
 

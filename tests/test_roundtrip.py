@@ -8,9 +8,9 @@ from PIL import Image
 import vqcodec
 from vqcodec import zoo
 from vqcodec.api import decode_indices, load_codec
-from vqcodec.bitstream import COLOUR_RGB
-from vqcodec.codec import DEFAULT_TILE
-from vqcodec.image_io import to_rgb
+from vqcodec.format.bitstream import COLOUR_RGB
+from vqcodec.io.image_io import to_rgb
+from vqcodec.model.codec import DEFAULT_TILE
 from vqcodec.pipeline import Settings, analyse
 
 from .conftest import SAMPLE, coded_maps, photo

@@ -13,9 +13,9 @@ from safetensors.torch import load_file
 import vqcodec
 from vqcodec import api
 from vqcodec.cli import main
-from vqcodec.config import ModelConfig
+from vqcodec.model.config import ModelConfig
+from vqcodec.model.vqvae import HierarchicalVQVAE
 from vqcodec.training.decoder_stage import refined_vqvae_state
-from vqcodec.vqvae import HierarchicalVQVAE
 
 from .conftest import coded_maps, photo
 

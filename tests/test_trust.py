@@ -20,9 +20,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import vqcodec
-from vqcodec import bitstream, codec, vqz_input, zoo
+from vqcodec import zoo
 from vqcodec.cli import main
 from vqcodec.errors import CorruptStreamError, FormatError, RateError, VQCodecError
+from vqcodec.format import bitstream, vqz_input
+from vqcodec.model import codec
 
 from .conftest import ROOT, photo
 

@@ -26,7 +26,9 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 from PIL import Image  # noqa: E402
 
-from vqcodec import api, bitstream, refine, restore  # noqa: E402
+from vqcodec import api  # noqa: E402
+from vqcodec.format import bitstream  # noqa: E402
+from vqcodec.layers import refine, restore  # noqa: E402
 from vqcodec.web_export import export_web  # noqa: E402
 
 DATA = Path(__file__).parent / "data"

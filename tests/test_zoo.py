@@ -6,8 +6,9 @@ import shutil
 import pytest
 
 import vqcodec
-from vqcodec import api, bitstream, zoo
+from vqcodec import api, zoo
 from vqcodec.errors import ModelError
+from vqcodec.format import bitstream
 
 from .conftest import photo
 

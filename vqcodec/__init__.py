@@ -8,7 +8,6 @@ Image.open("photo.vqz")                 # Pillow reads and writes .vqz once vqco
 
 from typing import TYPE_CHECKING
 
-from vqcodec import pillow_plugin
 from vqcodec.errors import (
     CorruptStreamError,
     FormatError,
@@ -18,6 +17,7 @@ from vqcodec.errors import (
     ModelError,
     VQCodecError,
 )
+from vqcodec.io import pillow_plugin
 
 pillow_plugin.register()
 

@@ -14,14 +14,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vqcodec import bitstream, pipeline, refine, zoo
-from vqcodec.codec import DEFAULT_TILE, Codec
+from vqcodec import pipeline, zoo
+from vqcodec.bench.metrics import psnr_rgb
+from vqcodec.coding.rate_control import Trial, fill_up, fit_budget
 from vqcodec.errors import InputTypeError, ModelError
-from vqcodec.image_io import ImageLike, to_image, to_rgb
-from vqcodec.metrics import psnr_rgb
+from vqcodec.format import bitstream
+from vqcodec.format.vqz_input import VqzSource, check_layout, read_header, read_vqz
+from vqcodec.io.image_io import ImageLike, to_image, to_rgb
+from vqcodec.layers import refine
+from vqcodec.model.codec import DEFAULT_TILE, Codec
 from vqcodec.pipeline import Compressed
-from vqcodec.rate_control import Trial, fill_up, fit_budget
-from vqcodec.vqz_input import VqzSource, check_layout, read_header, read_vqz
 
 
 @cache
@@ -107,7 +109,7 @@ class _Candidate:
 def _compress_to_budget(
     rgb: np.ndarray, colour: int, codecs: list[Codec], tile: int, budget: int
 ) -> Compressed:
-    """The best file of at most `budget` bytes (`vqcodec.rate_control.fit_budget`)."""
+    """The best file of at most `budget` bytes (`vqcodec.coding.rate_control.fit_budget`)."""
     plain = pipeline.Settings(None)
 
     def encode(codec: Codec, bottom_weight: float | None) -> Trial[pipeline.Analysis]:
@@ -151,7 +153,7 @@ def compress_image(
     refine_step: float | None = None,
 ) -> Compressed:
     """Compress and report sizes (see `compress` for the plain bytes). `refine_step` sets the
-    refinement layer's quantizer step (`vqcodec.refine`; 0: none) over the chosen level's."""
+    refinement layer's quantizer step (`vqcodec.layers.refine`; 0: none) over the chosen level's."""
     _check_options(model, quality, drop_alpha, tile)
     check_request(model, quality, bpp, max_bytes, refine_step)
     rgb, colour = to_rgb(image, drop_alpha)
@@ -184,7 +186,7 @@ def compress(
     more bits, higher quality; 0: none). A rate target instead (`bpp`, bits per pixel of the
     whole file, or `max_bytes`) gets the highest-PSNR file not above it, searched over the
     ladder's models (or only `model`), the rate-aware index choice and the refinement step
-    (`vqcodec.rate_control`); `RateError` if none is small enough. `drop_alpha` discards real
+    (`vqcodec.coding.rate_control`); `RateError` if none is small enough. `drop_alpha` discards real
     transparency."""
     return compress_image(
         image,

@@ -5,7 +5,7 @@
 
 `analyse` runs the base layer once (the expensive part: analysis and the priors); `Analysis.file`
 then runs the layers above it for any setting, so the rate search tries many refinement steps on
-one set of maps. The container (`vqcodec.bitstream`) owns the header and the checks.
+one set of maps. The container (`vqcodec.format.bitstream`) owns the header and the checks.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vqcodec import bitstream, refine, zoo
-from vqcodec.codec import DEFAULT_TILE, Codec, EncodedImage, index_bytes
+from vqcodec import zoo
 from vqcodec.errors import ModelError
-from vqcodec.layers import RESIDUAL_LAYERS, Coded, Frame
+from vqcodec.format import bitstream
+from vqcodec.layers import RESIDUAL_LAYERS, Coded, Frame, refine
 from vqcodec.layers.maps import BaseImage, MapsLayer
 from vqcodec.layers.wiener import STEP
+from vqcodec.model.codec import DEFAULT_TILE, Codec, EncodedImage, index_bytes
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,8 @@ def decode_maps(parsed: bitstream.Parsed, codec: Codec) -> tuple[Frame, list[tor
 
 
 def decode(parsed: bitstream.Parsed, codec: Codec) -> np.ndarray:
-    """A checked file (`vqcodec.vqz_input.read_vqz`) decoded by its model: H x W x 3 uint8."""
+    """A checked file (`vqcodec.format.vqz_input.read_vqz`) decoded by its model:
+    H x W x 3 uint8."""
     frame, _ = decode_maps(parsed, codec)
     for layer in RESIDUAL_LAYERS:
         layer.decode(frame, parsed.coded(layer.name))

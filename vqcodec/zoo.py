@@ -34,7 +34,7 @@ class ZooEntry:
     quality: int | None = None  # position on the rate ladder (1 = lowest rate)
     config_sha256: str | None = None
     int_prior_sha256: str | None = None  # the integer priors of format 2
-    # the encoder's default rate weight per map, coarsest first (`vqcodec.rate_aware`; chosen
+    # the encoder's default rate weight per map, coarsest first (`vqcodec.coding.rate_aware`; chosen
     # on held-out training images, benchmarks/results/rate_weights.json); not in the
     # fingerprint: it changes which indices are chosen, not how a file decodes
     rate_weights: tuple[float, ...] = (0.0, 0.0)
@@ -74,8 +74,9 @@ def models_dir() -> Path:
 
 @dataclass(frozen=True)
 class Preset:
-    """A level of the quality ladder: a model, its rate weights (`vqcodec.rate_aware`), and the
-    refinement layer's step on top of it (`vqcodec.refine`; None: the model alone)."""
+    """A level of the quality ladder: a model, its rate weights (`vqcodec.coding.rate_aware`),
+    and the refinement layer's step on top of it (`vqcodec.layers.refine`; None: the model
+    alone)."""
 
     quality: int | None  # None: a model asked for by name
     model: str

@@ -70,9 +70,10 @@ def bench(
     Runs after the plain install: baselines whose library is missing are skipped (named on
     stderr), rate differences fall back from BD-rate to equal-quality interpolation without
     bjontegaard; `pip install 'vqcodec[bench]'` adds JPEG XL, BD-rate and --plot."""
-    from vqcodec import bench as bench_lib
-    from vqcodec import bench_report, datasets, zoo
-    from vqcodec.baselines import BASELINES, missing
+    from vqcodec import zoo
+    from vqcodec.bench import bench as bench_lib
+    from vqcodec.bench import bench_report, datasets
+    from vqcodec.bench.baselines import BASELINES, missing
 
     names = _csv(baselines) if baselines is not None else list(BASELINES)
     unknown = set(names) - set(BASELINES)

@@ -87,8 +87,8 @@ def encode(
     EXIF orientation is applied and an ICC profile converted to sRGB; animations, CMYK, 32-bit
     and float images are refused."""
     from vqcodec.api import check_request, compress_image
-    from vqcodec.bitstream import COLOUR_GRAY
-    from vqcodec.image_io import to_rgb
+    from vqcodec.format.bitstream import COLOUR_GRAY
+    from vqcodec.io.image_io import to_rgb
 
     check_request(model, quality, bpp, max_bytes, refine_step, names=OPTION_NAMES)
     output = output or (STDIO if is_stdio(image) else image.with_suffix(".vqz"))
@@ -112,7 +112,7 @@ def encode(
 
 def _output_format(output: Path, fmt: str | None) -> str:
     """The image format to write, checked before any decoding work."""
-    from vqcodec import outputs
+    from vqcodec.io import outputs
 
     if fmt is not None:
         return fmt.upper()
@@ -129,7 +129,7 @@ def _output_format(output: Path, fmt: str | None) -> str:
 
 
 def _format_choices() -> list[str]:
-    from vqcodec import outputs
+    from vqcodec.io import outputs
 
     return outputs.format_names()
 
@@ -153,8 +153,8 @@ def _format_choices() -> list[str]:
 def decode(vqz: Path, output: Path | None, fmt: str | None, force: bool) -> None:
     """Decompress a .vqz file (or '-' for stdin) to an image (PNG unless -o or --format names
     another format)."""
-    from vqcodec import outputs
-    from vqcodec.vqz_input import read_vqz
+    from vqcodec.format.vqz_input import read_vqz
+    from vqcodec.io import outputs
 
     output = output or (STDIO if is_stdio(vqz) else vqz.with_suffix(".png"))
     check_output(output, force, vqz)
@@ -237,7 +237,7 @@ def sample(
     from PIL import Image
 
     from vqcodec.api import load_codec
-    from vqcodec.sampling import grid, sample_images
+    from vqcodec.model.sampling import grid, sample_images
 
     try:
         width, height = (int(v) for v in size.lower().split("x"))

@@ -130,7 +130,7 @@ def check_output(output: Path, force: bool, source: Path) -> None:
     """Before any work: the output is not the input, can be written as a regular file in an
     existing folder, is not an existing file (without --force), and binary data does not go
     to a terminal or a closed stdout."""
-    from vqcodec.fileio import check_target
+    from vqcodec.io.fileio import check_target
 
     if is_stdio(output):
         if sys.stdout is None:
@@ -151,7 +151,7 @@ def write_output(path: Path, data: bytes, force: bool) -> None:
         out.write(data)
         out.flush()
         return
-    from vqcodec.fileio import write_atomic
+    from vqcodec.io.fileio import write_atomic
 
     write_atomic(path, data, overwrite=force)
 
@@ -244,7 +244,7 @@ def rate_target(ctx: click.Context, param: click.Parameter, value: float | None)
     """--bpp: a finite number above 0 and within what the format can hold."""
     if value is None:
         return None
-    from vqcodec.bitstream import MAX_BYTES_PER_PIXEL
+    from vqcodec.format.bitstream import MAX_BYTES_PER_PIXEL
 
     most = 8 * MAX_BYTES_PER_PIXEL
     if not (math.isfinite(value) and value > 0):

@@ -60,7 +60,7 @@ def train_vqvae_cmd(
     threads: int,
 ) -> None:
     """Stage 1: encoder, codebooks and decoder."""
-    from vqcodec.config import ModelConfig, PriorConfig, VQVAEConfig
+    from vqcodec.model.config import ModelConfig, PriorConfig, VQVAEConfig
     from vqcodec.training.vqvae_stage import VQVAETrainArgs, train_vqvae
 
     cfg = ModelConfig(
@@ -119,7 +119,7 @@ def train_prior_cmd(
     threads: int,
 ) -> None:
     """Stage 2: the top prior and the conditional bottom prior."""
-    from vqcodec.config import ModelConfig, PriorConfig
+    from vqcodec.model.config import ModelConfig, PriorConfig
     from vqcodec.training.prior_stage import PriorTrainArgs, train_priors
 
     if kernel % 2 == 0:

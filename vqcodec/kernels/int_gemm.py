@@ -1,8 +1,8 @@
 """The integer prior's masked layer at one wavefront: the gather-GEMM, torch and Triton forms.
 
 out[p] = requant(sum over taps t of buf[taps[p, t]] @ W[t]): the masked layers of
-`vqcodec.int_stepper`. The torch form multiplies integer-valued floats (exact below 2^24 in
-float32, 2^53 in float64, as `vqcodec.intprior` checks per layer); the Triton form multiplies
+`vqcodec.coding.int_stepper`. The torch form multiplies integer-valued floats (exact below 2^24 in
+float32, 2^53 in float64, as `vqcodec.coding.intprior` checks per layer); the Triton form multiplies
 int8 into int32. Both give the same integers.
 """
 
@@ -15,7 +15,7 @@ import torch
 from vqcodec.kernels.backend import use_triton
 
 if TYPE_CHECKING:
-    from vqcodec.intprior import TorchLinear
+    from vqcodec.coding.intprior import TorchLinear
 
 
 def gather_gemm_ref(buf: torch.Tensor, taps: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,7 @@ A layer turns part of what the encoder knows into streams (`Coded`) and back. La
 fixed order over one `Frame`: the code maps make the base image, each residual layer above
 improves the image it finds there and may leave side information for the layers after it
 (the refinement leaves its blocks' nonzero counts, which the Wiener filter's classes read). The
-container (`vqcodec.bitstream`) maps each layer's `Coded` to header fields and streams; a layer
+container (`format.bitstream`) maps each layer's `Coded` to header fields and streams; a layer
 knows nothing of the header.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from vqcodec.bitstream import ABSENT, Coded
+from vqcodec.format.bitstream import ABSENT, Coded
 
 __all__ = ["ABSENT", "Coded", "Frame", "Layer"]
 

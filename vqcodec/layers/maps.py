@@ -1,4 +1,4 @@
-"""The base layer: the image as code maps under one model (`vqcodec.codec`), range-coded
+"""The base layer: the image as code maps under one model (`vqcodec.model.codec`), range-coded
 under the integer priors, and the synthesis network's image of them."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from vqcodec import bitstream, legacy_v1
-from vqcodec.codec import Codec, EncodedImage, index_bytes
+from vqcodec.format import bitstream, legacy_v1
 from vqcodec.layers.base import Frame
+from vqcodec.model.codec import Codec, EncodedImage, index_bytes
 
 
 class MapsLayer:
@@ -46,7 +46,7 @@ def _decode_int8_prior(codec: Codec, parsed: bitstream.Parsed) -> list[torch.Ten
     return maps
 
 
-# how each format's maps are decoded (`vqcodec.schema.Format.maps`)
+# how each format's maps are decoded (`vqcodec.format.schema.Format.maps`)
 MAP_DECODERS: dict[str, Callable[[Codec, bitstream.Parsed], list[torch.Tensor]]] = {
     "float-prior": legacy_v1.decode_maps,  # format 1, CRC-checked inside
     "int8-prior": _decode_int8_prior,

@@ -1,10 +1,10 @@
 """The refinement layer: the residual transform-coded on top of the image so far
-(`vqcodec.refine`: 8x8 DCT, context-modelled range coding). It leaves every block's count of
+(`vqcodec.layers.refine`: 8x8 DCT, context-modelled range coding). It leaves every block's count of
 nonzero coefficients as side information (`ACTIVITY`) for the layers above."""
 
 from __future__ import annotations
 
-from vqcodec import refine
+from vqcodec.layers import refine
 from vqcodec.layers.base import ABSENT, Coded, Frame, Layer
 
 ACTIVITY = "nonzero"  # side information: (channels, blocks down, blocks across) nonzero counts

@@ -1,9 +1,9 @@
 """The restoration layer: a per-image Wiener filter fitted by the encoder where it pays
-(`vqcodec.restore`), its classes from the refinement's side information."""
+(`vqcodec.layers.restore`), its classes from the refinement's side information."""
 
 from __future__ import annotations
 
-from vqcodec import restore
+from vqcodec.layers import restore
 from vqcodec.layers.base import ABSENT, Coded, Frame, Layer
 from vqcodec.layers.refinement import ACTIVITY
 

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from vqcodec.config import ModelConfig
-from vqcodec.data import CropDataset, list_images, split_holdout
+from vqcodec.model.config import ModelConfig
+from vqcodec.model.vqvae import HierarchicalVQVAE, widen_synthesis
 from vqcodec.training.common import (
     JsonlLog,
     StageArgs,
@@ -32,9 +32,9 @@ from vqcodec.training.common import (
     save_checkpoint,
     save_training_state,
 )
+from vqcodec.training.data import CropDataset, list_images, split_holdout
 from vqcodec.training.distributed import DistContext
 from vqcodec.training.vqvae_stage import validate
-from vqcodec.vqvae import HierarchicalVQVAE, widen_synthesis
 
 SYNTHESIS = ("upsample_top.", "dec.")  # parameter prefixes trained here
 
@@ -74,7 +74,7 @@ def refined_vqvae_state(run: Path) -> dict[str, torch.Tensor]:
 
 def widen_run(run: Path, out: Path, blocks: int, hidden: int) -> ModelConfig:
     """A new run folder `out` holding `run`'s model with `blocks` more synthesis blocks
-    (`vqcodec.vqvae.widen_synthesis`, starting as the identity) and its priors: stage 1b on
+    (`vqcodec.model.vqvae.widen_synthesis`, starting as the identity) and its priors: stage 1b on
     `out` then trains the wider synthesis on the same code maps."""
     cfg = ModelConfig.from_json((run / "config.json").read_text())
     model = HierarchicalVQVAE(cfg.vqvae)

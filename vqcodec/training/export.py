@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from vqcodec import zoo
-from vqcodec.codec import CodecModel, save_model
-from vqcodec.config import ModelConfig
 from vqcodec.errors import ModelError
+from vqcodec.model.codec import CodecModel, save_model
+from vqcodec.model.config import ModelConfig
 from vqcodec.training.common import load_checkpoint
 from vqcodec.training.decoder_stage import refined_vqvae_state
 

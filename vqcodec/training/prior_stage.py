@@ -14,9 +14,8 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from vqcodec.codec import CodecModel
-from vqcodec.config import ModelConfig, PriorConfig
-from vqcodec.data import list_images, split_holdout
+from vqcodec.model.codec import CodecModel
+from vqcodec.model.config import ModelConfig, PriorConfig
 from vqcodec.training.common import (
     JsonlLog,
     StageArgs,
@@ -25,6 +24,7 @@ from vqcodec.training.common import (
     resumed_crop_rng,
     save_training_state,
 )
+from vqcodec.training.data import list_images, split_holdout
 from vqcodec.training.distributed import DistContext
 
 

@@ -17,12 +17,12 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from vqcodec import zoo
-from vqcodec.codec import LEVELS, CodecModel
-from vqcodec.config import ModelConfig
-from vqcodec.data import list_images, load_full, split_holdout
-from vqcodec.int_stepper import teacher_forced_bits
-from vqcodec.intprior import IntPriorTorch, save_priors
-from vqcodec.quantize import calibrate, quantize_prior
+from vqcodec.coding.int_stepper import teacher_forced_bits
+from vqcodec.coding.intprior import IntPriorTorch, save_priors
+from vqcodec.model.codec import LEVELS, CodecModel
+from vqcodec.model.config import ModelConfig
+from vqcodec.model.quantize import calibrate, quantize_prior
+from vqcodec.training.data import list_images, load_full, split_holdout
 
 CALIBRATION_EVERY = 12  # every 12th training image (about 30 of 352)
 CALIBRATION_SIDE = 256

@@ -1,4 +1,4 @@
-"""Train the restoration CNN (`vqcodec.restore_net`) on images decoded by the codec itself.
+"""Train the restoration CNN (`vqcodec.layers.restore_net`) on images decoded by the codec itself.
 
     python -m vqcodec.training.restore_net_stage --data ../shared/data/train \
         --run ~/vqcodec-runs/restore-net            (re-running the same command resumes)
@@ -38,8 +38,8 @@ import torch
 from PIL import Image
 
 from vqcodec import zoo
-from vqcodec.data import holdout_images, list_images, split_holdout
-from vqcodec.restore_net import RestoreNet, RestoreNetConfig, save
+from vqcodec.layers.restore_net import RestoreNet, RestoreNetConfig, save
+from vqcodec.training.data import holdout_images, list_images, split_holdout
 
 TRAIN_STEPS = (None, 256.0, 160.0, 128.0, 80.0, 64.0, 48.0, 40.0, 32.0, 24.0, 16.0, 12.0, 8.0)
 HALF_LEVELS = 5  # refinement steps per downscaled photo (random among the ladder's)
@@ -58,8 +58,8 @@ def _save_npz(path: Path, **arrays: np.ndarray) -> None:
 def _decoded(rgb: np.ndarray, model: str, weights: tuple | None, steps: list) -> np.ndarray:
     """(len(steps), H, W, 3) uint8: what the decoder shows before the Wiener filter."""
     from vqcodec.api import load_codec
-    from vqcodec.bitstream import COLOUR_RGB
-    from vqcodec.codec import DEFAULT_TILE
+    from vqcodec.format.bitstream import COLOUR_RGB
+    from vqcodec.model.codec import DEFAULT_TILE
     from vqcodec.pipeline import Settings, analyse
 
     found = analyse(rgb, COLOUR_RGB, load_codec(model), DEFAULT_TILE, weights)

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from vqcodec.config import ModelConfig
-from vqcodec.data import CropDataset, list_images, load_full, split_holdout
+from vqcodec.model.config import ModelConfig
+from vqcodec.model.vqvae import HierarchicalVQVAE
 from vqcodec.training.common import (
     JsonlLog,
     StageArgs,
@@ -19,8 +19,8 @@ from vqcodec.training.common import (
     resumed_crop_rng,
     save_training_state,
 )
+from vqcodec.training.data import CropDataset, list_images, load_full, split_holdout
 from vqcodec.training.distributed import DistContext
-from vqcodec.vqvae import HierarchicalVQVAE
 
 
 @dataclass(frozen=True)

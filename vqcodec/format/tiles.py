@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vqcodec.bitstream import MAX_TILE_CODES
+from vqcodec.format.bitstream import MAX_TILE_CODES
 
 if TYPE_CHECKING:
     import torch

@@ -1,9 +1,9 @@
 """Fast evaluation of the integer prior: several tiles in lockstep, one wavefront at a time.
 
 Every tile is an independent map with its own zero-padded activation buffers (like
-`vqcodec.prior.PixelCNNStepper`); all tiles walk their own wavefront schedule, and step t
+`vqcodec.model.prior.PixelCNNStepper`); all tiles walk their own wavefront schedule, and step t
 computes wavefront t of every tile in one gather + GEMM per layer. Results do not depend on how
-tiles are grouped: the arithmetic is exact integer arithmetic (`vqcodec.intprior`), so batching,
+tiles are grouped: the arithmetic is exact integer arithmetic (`coding.intprior`), so batching,
 thread count and instruction set cannot change a single value.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from vqcodec.intprior import (
+from vqcodec.coding.intprior import (
     FREQ_BITS,
     TABLE_OFFSET,
     U_MAX,
@@ -177,7 +177,7 @@ class IntStepper:
     @torch.inference_mode()
     def trunk(self, front: Front) -> torch.Tensor:
         """The residual stream (n, C) after the last masked layer at the front's positions.
-        Pre-activations are carried in the offset form u = v + 2^15 of `vqcodec.intprior`
+        Pre-activations are carried in the offset form u = v + 2^15 of `vqcodec.coding.intprior`
         (clamped to [0, 2^16))."""
         lin, dev = self.net.lin, self.net.device
         at, taps_b = front.at.to(dev), front.taps_b.to(dev)

@@ -4,7 +4,7 @@ The maps are a list, coarsest first (today: top, bottom); the prior of map k is 
 map k - 1. Images of any size are padded (edge replicate) to a multiple of the coarsest map's
 stride before analysis and cropped back after synthesis; the map sizes follow from the original
 size in the header and the model's stride. Large images are analysed and synthesized in
-overlapping windows, and entropy-coded in independent tiles (`vqcodec.tiles`), so memory stays
+overlapping windows, and entropy-coded in independent tiles (`format.tiles`), so memory stays
 bounded whatever the image size.
 """
 
@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vqcodec import parallel, zoo
-from vqcodec.config import ModelConfig
-from vqcodec.entropy import (
+from vqcodec import zoo
+from vqcodec.coding import parallel
+from vqcodec.coding.entropy import (
     EncodedMap,
     bytes_to_words,
     decode_tiles,
@@ -32,13 +32,14 @@ from vqcodec.entropy import (
     single_thread,
     words_to_bytes,
 )
+from vqcodec.coding.int_stepper import teacher_forced_bits
+from vqcodec.coding.intprior import IntPriorTorch, load_priors
+from vqcodec.coding.rate_aware import RateAware
 from vqcodec.errors import CorruptStreamError, FormatLimitError, ModelError
-from vqcodec.int_stepper import teacher_forced_bits
-from vqcodec.intprior import IntPriorTorch, load_priors
-from vqcodec.prior import PixelCNN
-from vqcodec.rate_aware import RateAware
-from vqcodec.tiles import TileGrid, crop, map_sizes, tiling_problem
-from vqcodec.vqvae import HierarchicalVQVAE
+from vqcodec.format.tiles import TileGrid, crop, map_sizes, tiling_problem
+from vqcodec.model.config import ModelConfig
+from vqcodec.model.prior import PixelCNN
+from vqcodec.model.vqvae import HierarchicalVQVAE
 
 LEVELS = ("top", "bottom")  # the code maps, coarsest first; prior k is conditioned on map k - 1
 DEFAULT_TILE = 32  # coarsest-map codes per tile side (benchmarks/results/kodak/format2_rate.json)
@@ -255,7 +256,7 @@ class Codec:
         self, rgb: np.ndarray, tile: int = DEFAULT_TILE, rate_weights: Sequence[float] = (0, 0)
     ) -> EncodedImage:
         """Pixels -> streams. With rate weights (one per map, coarsest first), the indices are
-        chosen rate-aware (`vqcodec.rate_aware`): the top map first, then the bottom latents
+        chosen rate-aware (`vqcodec.coding.rate_aware`): the top map first, then the bottom latents
         are computed from the chosen top codes and chosen in turn. Without, the nearest
         codewords (`analyse`)."""
         if len(rate_weights) != len(LEVELS) or any(w < 0 for w in rate_weights):
@@ -366,7 +367,7 @@ class Codec:
         return maps
 
     def _run(self, fn: Callable[..., list], jobs: list[tuple]) -> list[list]:
-        """fn(self, *job) for every tile group, on worker processes (`vqcodec.parallel`)."""
+        """fn(self, *job) for every tile group, on worker processes (`vqcodec.coding.parallel`)."""
         self.int_priors  # noqa: B018 -- loaded once, before any worker forks
         return parallel.run(fn, jobs, self)
 
@@ -381,10 +382,12 @@ class Codec:
 def _encode_group(
     codec: Codec, level: int, tiles: list[torch.Tensor], conds, choose
 ) -> list[tuple[EncodedMap, np.ndarray]]:
-    """The streams of a group's tiles, and the indices they code (numpy: `vqcodec.parallel`)."""
+    """The streams of a group's tiles, and the indices they code (numpy: `coding.parallel`)."""
     with single_thread():
         encoded = encode_tiles(codec.int_priors[level], tiles, conds, choose=choose)
-    return [(replace(e, symbols=None), e.symbols.numpy()) for e in encoded]  # vqcodec.parallel
+    return [
+        (replace(e, symbols=None), e.symbols.numpy()) for e in encoded
+    ]  # vqcodec.coding.parallel
 
 
 def _decode_group(

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vqcodec import coder, refine
+from vqcodec.coding import coder
 from vqcodec.errors import CorruptStreamError
+from vqcodec.layers import refine
 
 RADIUS = 2
 OFFSETS = [  # one of each pair (o, -o) in the 5x5 box but the centre

@@ -6,7 +6,7 @@ are exact in any order, so any machine that follows the arithmetic below compute
 frequency rows (Balle, Johnston, Minnen, "Integer networks for data compression with
 latent-variable models", ICLR 2019).
 
-The arithmetic (the definition is `vqcodec.intprior_ref`, plain numpy; this module holds the
+The arithmetic (the definition is `vqcodec.coding.intprior_ref`, plain numpy; this module holds the
 parameters and the fast torch form):
 
 - activations entering a product are int8 values in [-127, 127]; weights are int8 with one scale
@@ -23,7 +23,7 @@ parameters and the fast torch form):
   most probable symbol: every symbol >= 1, total exactly T. (One division per row, not per
   symbol: a 4096-code row costs a multiply and a shift per symbol.)
 
-Network (the float `PixelCNN` of `vqcodec.prior`, layer for layer):
+Network (the float `PixelCNN` of `vqcodec.model.prior`, layer for layer):
 
     x  = clamp16(requant(A(embed[idx]) @ W0 + b0) + cond_0)
     for each layer l:  h = requant(B(G_l(x)) @ Wc_l + bc_l)
@@ -46,9 +46,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.numpy import load_file, save_file
 
-from vqcodec.config import PriorConfig
 from vqcodec.kernels.masked_conv import kept_taps
-from vqcodec.prior import causal_mask
+from vqcodec.model.config import PriorConfig
+from vqcodec.model.prior import causal_mask
 
 ACT_MAX = 127  # int8 activations and weights: [-127, 127]
 PRE_MIN, PRE_MAX = -(1 << 15), (1 << 15) - 1  # pre-activations: the int16 range

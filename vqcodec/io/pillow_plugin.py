@@ -28,8 +28,8 @@ from typing import IO, Any
 
 from PIL import Image, ImageFile
 
-from vqcodec import bitstream
 from vqcodec.errors import FormatError
+from vqcodec.format import bitstream
 
 FORMAT = "VQZ"
 MIME = "image/x-vqz"
@@ -125,7 +125,7 @@ def _encode_first(save: Any) -> Any:
     def wrapper(self: Image.Image, fp: Any, format: str | None = None, **params: Any) -> None:
         if not _is_vqz_path(fp, format) or params.get("append"):
             return save(self, fp, format, **params)
-        from vqcodec.fileio import write_atomic
+        from vqcodec.io.fileio import write_atomic
 
         buffer = io.BytesIO()
         save(self, buffer, FORMAT, **params)

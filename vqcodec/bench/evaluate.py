@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from vqcodec.api import compress_image, decode_indices, decompress, load_codec
-from vqcodec.image_io import to_rgb
-from vqcodec.metrics import psnr_rgb
+from vqcodec.bench.metrics import psnr_rgb
+from vqcodec.io.image_io import to_rgb
 
 __all__ = ["ImageResult", "measure", "psnr_rgb", "teacher_forced_pass"]
 

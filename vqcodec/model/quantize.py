@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vqcodec.intprior import (
+from vqcodec.coding.intprior import (
     ACT_MAX,
     EXP_ONE,
     EXP_SIZE,
@@ -26,7 +26,7 @@ from vqcodec.intprior import (
     PRE_MAX,
     IntPrior,
 )
-from vqcodec.prior import PixelCNN, PriorLayers
+from vqcodec.model.prior import PixelCNN, PriorLayers
 
 HEADROOM = 1.25  # pre-activation range kept above the largest calibration value
 

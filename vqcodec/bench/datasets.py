@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vqcodec.data import list_images
 from vqcodec.errors import VQCodecError
+from vqcodec.training.data import list_images
 
 KODAK_URL = "http://r0k.us/graphics/kodak/kodak/"
 KODAK_SHA256 = {

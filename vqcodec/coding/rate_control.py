@@ -1,6 +1,6 @@
 """Continuous rate control: the best file within a size budget, by search over the models, the
-bottom map's rate weight (`vqcodec.rate_aware`) and the refinement layer's step
-(`vqcodec.refine`).
+bottom map's rate weight (`vqcodec.coding.rate_aware`) and the refinement layer's step
+(`vqcodec.layers.refine`).
 
 Each model has one natural size per image (its default rate weights). Raising the bottom rate
 weight lowers it continuously, at a price in quality; a refinement layer raises it
@@ -29,7 +29,7 @@ FIRST_WEIGHT = 0.25  # the first bottom rate weight tried above the default
 MAX_WEIGHT = 64.0  # beyond this every index is the prior's favourite: no lower rate exists
 WEIGHT_FLOOR = 0.01  # stands for a weight of 0 in log-weight interpolation
 FIRST_STEP = 64.0  # the first refinement step tried
-MIN_STEP, MAX_STEP = 1.0, 1023.0  # the refinement steps searched (vqcodec.refine's range)
+MIN_STEP, MAX_STEP = 1.0, 1023.0  # the refinement steps searched (vqcodec.layers.refine's range)
 
 
 @dataclass(frozen=True)

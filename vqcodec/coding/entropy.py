@@ -1,8 +1,8 @@
-"""Range coding of code maps under the priors (the coder itself: `vqcodec.coder`).
+"""Range coding of code maps under the priors (the coder itself: `vqcodec.coding.coder`).
 
-Format 2 (`encode_tiles` / `decode_tiles`): the integer prior (`vqcodec.intprior`) gives every
+Format 2 (`encode_tiles` / `decode_tiles`): the integer prior (`coding.intprior`) gives every
 position an integer frequency row summing to 2^23; both directions walk the same lockstep
-wavefront schedule (`vqcodec.int_stepper`), one range coder per tile. The rows are exact
+wavefront schedule (`vqcodec.coding.int_stepper`), one range coder per tile. The rows are exact
 integers, so any machine, thread count or device computes the same ones.
 
 Format 1 (`encode_map` / `decode_map`, kept to read old files): the float prior through
@@ -20,14 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vqcodec.coder import Decoder, Encoder
-from vqcodec.coder import bytes_to_words as bytes_to_words  # re-exported: codec, legacy_v1
-from vqcodec.coder import words_to_bytes as words_to_bytes
+from vqcodec.coding.coder import Decoder, Encoder
+from vqcodec.coding.coder import bytes_to_words as bytes_to_words  # re-exported: codec, legacy_v1
+from vqcodec.coding.coder import words_to_bytes as words_to_bytes
+from vqcodec.coding.int_stepper import Front, IntStepper
+from vqcodec.coding.intprior import FREQ_BITS, IntPriorTorch
+from vqcodec.coding.schedule import wavefronts
 from vqcodec.errors import CorruptStreamError
-from vqcodec.int_stepper import Front, IntStepper
-from vqcodec.intprior import FREQ_BITS, IntPriorTorch
-from vqcodec.prior import PixelCNN, PixelCNNStepper
-from vqcodec.schedule import wavefronts
+from vqcodec.model.prior import PixelCNN, PixelCNNStepper
 
 ProbsHook = Callable[[np.ndarray], None]  # sees every float32 probability block handed to the coder
 

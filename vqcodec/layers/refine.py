@@ -34,7 +34,7 @@ from functools import cache
 
 import numpy as np
 
-from vqcodec import coder
+from vqcodec.coding import coder
 from vqcodec.errors import CorruptStreamError
 
 BLOCK = 8

@@ -14,8 +14,7 @@ import stat
 from pathlib import Path
 from typing import IO
 
-from vqcodec import bitstream, tiles, zoo
-from vqcodec.config import ModelConfig
+from vqcodec import zoo
 from vqcodec.errors import (
     CorruptStreamError,
     FormatError,
@@ -23,6 +22,8 @@ from vqcodec.errors import (
     InputTypeError,
     ModelError,
 )
+from vqcodec.format import bitstream, tiles
+from vqcodec.model.config import ModelConfig
 
 VqzSource = bytes | bytearray | memoryview | str | os.PathLike | IO[bytes]
 
@@ -154,7 +155,7 @@ def layout_problem(header: bitstream.Header) -> str | None:
 
 def _refinement_problem(header: bitstream.Header) -> str | None:
     """The refinement's step range and stripe count, for its image's height."""
-    from vqcodec import refine
+    from vqcodec.layers import refine
 
     if not header.refine_step:
         return None

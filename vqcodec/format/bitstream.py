@@ -17,19 +17,19 @@ most 5 bytes):
 |           |              | integer prior                                                     |
 | 1         | flags        | bits 0-1 colour mode (0 RGB, 1 grayscale); bits 2-7 zero          |
 | 1         | arithmetic   | how probabilities are computed: 1 = `int8-prior-1`, the exact     |
-|           |              | integer prior of `vqcodec.intprior` (0 = format 1's float prior)  |
+|           |              | integer prior of `coding.intprior` (0 = format 1's float prior)  |
 | 1         | coder        | entropy coder: 1 = constriction's queue range coder, 32-bit words,|
 |           |              | categorical rows as integer frequencies summing to 2^23           |
 | varint    | width        | original width in pixels (>= 1)                                   |
 | varint    | height       | original height in pixels (>= 1)                                  |
-| varint    | tile         | coarsest-map codes per tile side (0: one tile), `vqcodec.tiles`   |
+| varint    | tile         | coarsest-map codes per tile side (0: one tile), `format.tiles`   |
 | varint    | maps         | code maps per tile (2: top, bottom), coarsest first               |
 | varint    | tiles        | number of tiles (raster order)                                    |
 | varint x  | lengths      | bytes of each stream: tile by tile, map by map                    |
-| varint    | refine_step  | refinement quantizer step in quarters (`vqcodec.refine`); 0: none |
+| varint    | refine_step  | refinement quantizer step in quarters (`layers.refine`); 0: none |
 | varint    | stripes      | only if refine_step > 0: refinement streams (one per stripe)      |
 | varint x  | refine_len   | only if refine_step > 0: bytes of each refinement stream          |
-| varint    | filter_len   | bytes of the restoration filter stream (`vqcodec.restore`); 0: no |
+| varint    | filter_len   | bytes of the restoration filter stream (`layers.restore`); 0: no |
 |           |              | filter                                                            |
 | 2         | header_check | low 16 bits of the CRC-32 of the header bytes before it           |
 | 4         | crc32        | CRC-32 of the header bytes before header_check + the decoded      |
@@ -47,7 +47,7 @@ Format 3 (read only): format 4 without filter_len and the filter stream.
 
 Limits (every version): width and height 1..MAX_SIDE, at most MAX_PIXELS; tile 0 or at least
 MIN_TILE codes; a tile's finest map at most MAX_TILE_CODES codes (checked against the image's
-map sizes where the model's stride is known, `vqcodec.tiles.tiling_problem`); at most
+map sizes where the model's stride is known, `vqcodec.format.tiles.tiling_problem`); at most
 MAX_BYTES_PER_PIXEL x width x height + 4096 payload bytes.
 
 Format 2 (read only): format 3 without the refinement fields, its CRC without refinement.
@@ -70,9 +70,9 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from vqcodec import schema
 from vqcodec.errors import CorruptStreamError, FormatError, FormatLimitError
-from vqcodec.schema import (
+from vqcodec.format import schema
+from vqcodec.format.schema import (
     ARITHMETIC_FLOAT,
     ARITHMETIC_INT8_PRIOR,
     CODER_RANGE_2_23,
@@ -86,7 +86,7 @@ from vqcodec.schema import (
     format_of,
 )
 
-__all__ = [  # the format's constants, re-exported from vqcodec.schema
+__all__ = [  # the format's constants, re-exported from vqcodec.format.schema
     "ARITHMETIC_FLOAT", "ARITHMETIC_INT8_PRIOR", "CODER_RANGE_2_23", "MAGIC", "MAX_MAPS",
     "MAX_STREAMS", "MAX_STRIPES", "MIN_TILE", "VERSION",
 ]  # fmt: skip
@@ -153,7 +153,7 @@ class Header:
         return maps + sum(self.refine_lengths) + self.filter_length
 
     def fields(self) -> schema.Values:
-        """The header's field values, as `vqcodec.schema.HEADER` names them."""
+        """The header's field values, as `vqcodec.format.schema.HEADER` names them."""
         return {
             "magic": MAGIC,
             "version": self.version,
@@ -176,7 +176,7 @@ class Header:
 
     @classmethod
     def from_fields(cls, v: schema.Values) -> Header:
-        """The header of field values read by `vqcodec.schema.read`."""
+        """The header of field values read by `vqcodec.format.schema.read`."""
 
         def num(name: str, default: int = 0) -> int:
             return int(v.get(name, default))  # type: ignore[call-overload]

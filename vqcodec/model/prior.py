@@ -8,7 +8,7 @@ Network (one per level):
 A k x k mask keeps the k // 2 rows above in full (columns j - r .. j + r, r = k // 2) and the r
 columns left of the centre (plus the centre for mask B). One layer therefore reads at most r
 columns to the right in the rows above: this bounded reach is what the wavefront schedule of
-`vqcodec.schedule` relies on. The conditional (bottom) prior adds, in every layer, features of the
+`coding.schedule` relies on. The conditional (bottom) prior adds, in every layer, features of the
 whole top map (non-causal: the top map is decoded first), upsampled x2.
 
 `PixelCNNStepper` computes the same network position by position with cached activations: each
@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vqcodec.config import PriorConfig
 from vqcodec.kernels.masked_conv import kept_taps, masked_conv2d, tap_matrix
+from vqcodec.model.config import PriorConfig
 
 
 def causal_mask(kernel: int, include_centre: bool) -> torch.Tensor:

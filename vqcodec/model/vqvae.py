@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vqcodec.config import VQVAEConfig
 from vqcodec.kernels import vq_nearest
+from vqcodec.model.config import VQVAEConfig
 
 
 class ResBlock(nn.Module):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vqcodec.intprior import (
+from vqcodec.coding.intprior import (
     COND_LIMIT,
     EXP_SIZE,
     FREQ_TOTAL,

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from vqcodec.api import compress_image, decompress
-from vqcodec.baselines import BASELINES
-from vqcodec.evaluate import psnr_rgb
-from vqcodec.image_io import to_rgb
-from vqcodec.memory import PeakRSS
+from vqcodec.bench.baselines import BASELINES
+from vqcodec.bench.evaluate import psnr_rgb
+from vqcodec.bench.memory import PeakRSS
+from vqcodec.io.image_io import to_rgb
 from vqcodec.zoo import Preset
 
 METRICS = ("bpp", "psnr-rgb", "ms-ssim", "encoding_time", "decoding_time")

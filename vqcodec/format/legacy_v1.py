@@ -3,17 +3,17 @@
 Format 1 computed probabilities with the float prior, so a file decodes only on machines whose
 float arithmetic (CPU family, instruction set, BLAS) matches the writer's: measured, a file
 written on an AMD EPYC fails on an Intel Xeon with the same torch. Its CRC turns that into a
-clear error instead of a wrong image. Format 2 (`vqcodec.codec`) replaced it.
+clear error instead of a wrong image. Format 2 (`vqcodec.model.codec`) replaced it.
 """
 
 from __future__ import annotations
 
 import torch
 
-from vqcodec import bitstream
-from vqcodec.codec import Codec, index_bytes, map_sizes
-from vqcodec.entropy import bytes_to_words, decode_map, encode_map, words_to_bytes
+from vqcodec.coding.entropy import bytes_to_words, decode_map, encode_map, words_to_bytes
 from vqcodec.errors import CorruptStreamError
+from vqcodec.format import bitstream
+from vqcodec.model.codec import Codec, index_bytes, map_sizes
 
 NOT_PORTABLE = (
     "format 1 file does not decode on this machine: its float prior is not portable across CPU "

@@ -41,8 +41,8 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from vqcodec.bitstream import COLOUR_GRAY, COLOUR_RGB, MAX_PIXELS, MAX_SIDE, size_problem
 from vqcodec.errors import ImageInputError, InputTypeError, VQCodecError
+from vqcodec.format.bitstream import COLOUR_GRAY, COLOUR_RGB, MAX_PIXELS, MAX_SIDE, size_problem
 
 Encoded = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]  # a file, or its bytes
 ImageLike = Encoded | Image.Image | np.ndarray

@@ -1,7 +1,7 @@
 """A small restoration CNN for the decoded image after the refinement (issue 21, lever 1).
 
 The refinement's quantization leaves 8x8 block edges, ringing and the synthesis network's
-texture errors; the per-image Wiener filter (`vqcodec.restore`) removes what a 5x5 linear filter
+texture errors; the per-image Wiener filter (`layers.restore`) removes what a 5x5 linear filter
 can. A nonlinear network trained on the codec's own output can do more, and the per-image filter
 still fits on top of its output. The network:
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vqcodec.codec import Codec, map_sizes
-from vqcodec.prior import PixelCNN, PixelCNNStepper
-from vqcodec.schedule import wavefronts
+from vqcodec.coding.schedule import wavefronts
+from vqcodec.model.codec import Codec, map_sizes
+from vqcodec.model.prior import PixelCNN, PixelCNNStepper
 
 
 @torch.no_grad()

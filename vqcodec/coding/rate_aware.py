@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import torch
 
-from vqcodec.int_stepper import Front
-from vqcodec.intprior import FREQ_BITS
+from vqcodec.coding.int_stepper import Front
+from vqcodec.coding.intprior import FREQ_BITS
 
 
 def nearest_error(latents: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:

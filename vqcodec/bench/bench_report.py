@@ -6,10 +6,10 @@ import json
 import sys
 from pathlib import Path
 
-from vqcodec import bench
-from vqcodec.baselines import BASELINES
-from vqcodec.envinfo import environment
-from vqcodec.fileio import write_atomic
+from vqcodec.bench import bench
+from vqcodec.bench.baselines import BASELINES
+from vqcodec.bench.envinfo import environment
+from vqcodec.io.fileio import write_atomic
 
 
 def select_anchors(folder: Path, names: str) -> dict[str, dict[str, list[float]]]:

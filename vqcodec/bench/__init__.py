@@ -1,0 +1,1 @@
+"""The bench command's parts: baselines, datasets, measurements, reports, environment."""

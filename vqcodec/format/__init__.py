@@ -1,0 +1,1 @@
+"""The .vqz container: the header schema, packing and reading, tiles, format 1."""
