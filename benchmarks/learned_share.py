@@ -28,9 +28,8 @@ from vqcodec.bench.bench import rate_difference
 from vqcodec.bench.envinfo import environment
 from vqcodec.bench.metrics import psnr_rgb
 from vqcodec.format.bitstream import COLOUR_RGB
-from vqcodec.layers import RESIDUAL_LAYERS, Frame
-from vqcodec.layers.wiener import STEP
-from vqcodec.pipeline import Settings, analyse
+from vqcodec.layers import Frame
+from vqcodec.pipeline import Settings, analyse, encode_layers
 
 CLASSICAL_STEPS = (512, 384, 256, 192, 160, 128, 96, 80, 64, 48, 40, 32, 24, 16, 12, 8)
 HEADER_BYTES = 30  # a header with no code maps: magic, version, size, layer lengths, checks
@@ -41,11 +40,8 @@ def classical(rgb: np.ndarray, step: float) -> tuple[float, float]:
     """(bpp, PSNR) of the layers above the maps on a flat grey base at `step`."""
     height, width = rgb.shape[:2]
     frame = Frame(width, height, 3, np.full_like(rgb, FLAT), rgb)
-    frame.side[STEP] = step
-    settings = Settings(step)
-    nbytes = HEADER_BYTES
-    for layer in RESIDUAL_LAYERS:
-        nbytes += sum(len(s) for s in layer.encode(frame, settings.of(layer.name)).streams)
+    coded = encode_layers(frame, Settings(step))
+    nbytes = HEADER_BYTES + sum(len(s) for c in coded.values() for s in c.streams)
     return 8 * nbytes / (width * height), psnr_rgb(rgb, frame.image)
 
 

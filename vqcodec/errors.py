@@ -42,3 +42,15 @@ class InputTypeError(VQCodecError, TypeError):
 class InputReadError(VQCodecError):
     """A .vqz input given as a path or file object cannot be read (missing, a folder, no
     permission, an I/O error)."""
+
+
+def shown_path(path: object) -> str:
+    """A path for a one-line message (a 5000-character name is cut)."""
+    text = str(path)
+    return text if len(text) <= 200 else text[:120] + "..." + text[-40:]
+
+
+def read_failure(exc: BaseException) -> str:
+    """Why a read failed, for a one-line message (a closed file raises ValueError)."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    return "the file is closed" if "closed file" in text else text

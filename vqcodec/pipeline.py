@@ -63,6 +63,13 @@ def channels_of(colour: int) -> int:
     return 1 if colour == bitstream.COLOUR_GRAY else 3
 
 
+def encode_layers(frame: Frame, settings: Settings) -> dict[str, Coded]:
+    """Run the layers above the maps on `frame` (its image: the base; its original: the
+    target) under `settings`; `frame.image` becomes what the decoder will show."""
+    frame.side[STEP] = settings.refine_step
+    return {layer.name: layer.encode(frame, settings.of(layer.name)) for layer in RESIDUAL_LAYERS}
+
+
 @dataclass
 class Analysis:
     """The code maps of one image under one model (the base layer), ready to be finished with
@@ -85,10 +92,7 @@ class Analysis:
         decoder will produce from it."""
         height, width = self.rgb.shape[:2]
         frame = Frame(width, height, channels_of(self.colour), self.base.pixels, self.rgb)
-        frame.side[STEP] = settings.refine_step
-        coded = {
-            layer.name: layer.encode(frame, settings.of(layer.name)) for layer in RESIDUAL_LAYERS
-        }
+        coded = encode_layers(frame, settings)
         entry = self.codec.entry
         header = bitstream.Header(entry.model_id, entry.fingerprint, self.colour, width, height,
                                   self.tile, lengths=())  # fmt: skip

@@ -21,6 +21,8 @@ from vqcodec.errors import (
     InputReadError,
     InputTypeError,
     ModelError,
+    read_failure,
+    shown_path,
 )
 from vqcodec.format import bitstream, tiles
 from vqcodec.model.config import ModelConfig
@@ -39,7 +41,7 @@ def _read(stream: IO[bytes], n: int, name: str) -> bytes:
         try:
             part = stream.read(left)
         except (OSError, ValueError) as exc:  # ValueError: a closed file
-            raise InputReadError(f"cannot read {name}: {_reason(exc)}") from None
+            raise InputReadError(f"cannot read {name}: {read_failure(exc)}") from None
         if part is None:  # a non-blocking stream with nothing ready: treat as its end
             break
         if not isinstance(part, bytes | bytearray):
@@ -49,11 +51,6 @@ def _read(stream: IO[bytes], n: int, name: str) -> bytes:
         parts.append(bytes(part))
         left -= len(part)
     return b"".join(parts)
-
-
-def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return "the file is closed" if "closed file" in text else text
 
 
 def _open_path(source: str | os.PathLike) -> tuple[IO[bytes], str]:
@@ -69,13 +66,7 @@ def _open_path(source: str | os.PathLike) -> tuple[IO[bytes], str]:
             raise InputReadError(f"{path} is a folder, not a .vqz file")
         return path.open("rb"), str(path)
     except (OSError, ValueError) as exc:
-        raise InputReadError(f"{_reason(exc)}: {_short(path)}") from None
-
-
-def _short(path: Path) -> str:
-    """A path for a one-line message (a 5000-character name is cut)."""
-    text = str(path)
-    return text if len(text) <= 200 else text[:120] + "..." + text[-40:]
+        raise InputReadError(f"{read_failure(exc)}: {shown_path(path)}") from None
 
 
 def _stream_of(source: object) -> tuple[IO[bytes], str, bool]:

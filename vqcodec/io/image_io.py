@@ -41,7 +41,7 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from vqcodec.errors import ImageInputError, InputTypeError, VQCodecError
+from vqcodec.errors import ImageInputError, InputTypeError, VQCodecError, read_failure, shown_path
 from vqcodec.format.bitstream import COLOUR_GRAY, COLOUR_RGB, MAX_PIXELS, MAX_SIDE, size_problem
 
 Encoded = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]  # a file, or its bytes
@@ -107,8 +107,7 @@ def _read_bounded(stream: IO[bytes], name: str) -> bytes:
         try:
             part = stream.read(min(1 << 20, MAX_INPUT_BYTES + 1 - size))
         except (OSError, ValueError) as exc:  # ValueError: a closed file
-            reason = "the file is closed" if "closed" in str(exc) else exc.strerror or exc
-            raise ImageInputError(f"cannot read {name}: {reason}") from None
+            raise ImageInputError(f"cannot read {name}: {read_failure(exc)}") from None
         if part is not None and not isinstance(part, bytes | bytearray):
             raise InputTypeError(f"{name} must be opened in binary mode ('rb')")
         if not part:  # the end (or, from a non-blocking stream, nothing ready: taken as the end)
@@ -142,17 +141,11 @@ def _decode(fp: IO[bytes], name: str) -> Image.Image:
         return _still_upright(Image.open(fp), name)
 
 
-def _shown(path: Path) -> str:
-    """A path for a one-line message (a 5000-character name is cut)."""
-    text = str(path)
-    return text if len(text) <= 200 else text[:120] + "..." + text[-40:]
-
-
 def _open(source: object) -> tuple[Image.Image, str]:
     """A decoded, still, upright PIL image from a path, bytes or file object, and its name."""
     if isinstance(source, str | os.PathLike):
         path = Path(source)
-        shown = _shown(path)
+        shown = shown_path(path)
         if "\0" in str(path):
             raise ImageInputError("a file name cannot contain a NUL character")
         try:
