@@ -105,7 +105,7 @@ def test_train_export_and_code(tmp_path, tiny_data, monkeypatch):
         assert after.cfg.synthesis_blocks == 2 and len(after.dec) == len(before.dec) + 2
         x = torch.rand(1, 3, 32, 32)
         assert torch.equal(before.encode(x)[1], after.encode(x)[1])
-        torch.testing.assert_close(after.decode(*after.encode(x)), before.decode(*before.encode(x)))
+        torch.testing.assert_close(after.decode(after.encode(x)), before.decode(before.encode(x)))
         invoke("train", "decoder", "--run", wide, "--data", tiny_data, "--steps", 1, "--batch", 2,
                "--crop", 32, "--downscale", 2)  # fmt: skip
         invoke("export", wide, "-o", models / "wide", "--data", tiny_data)
@@ -151,5 +151,33 @@ def test_other_strides_train_initialize_and_code(tmp_path, tiny_data, monkeypatc
             assert maps[0].shape == (-(-19 // (2 * stride)), -(-27 // (2 * stride)))
             assert all(torch.equal(a, b) for a, b in zip(maps, coded_maps(codec, rgb), strict=True))
             assert np.asarray(vqcodec.decompress(data)).shape == rgb.shape
+    finally:
+        api._load.cache_clear()
+
+
+def test_three_levels_train_export_and_code(tmp_path, tiny_data, monkeypatch):
+    run, models = tmp_path / "run", tmp_path / "models"
+    common = ("--data", tiny_data, "--batch", 2, "--steps", 1)
+    mixed = ["train", "vqvae", "--data", str(tiny_data), "--out", str(run), "--codes", "8,8",
+             "--codes-top", "8"]  # fmt: skip
+    assert "not both" in CliRunner().invoke(main, mixed).output
+    invoke("train", "vqvae", *common, "--out", run, "--crop", 32, "--channels", 16,
+           "--codes", "8,12,16")  # fmt: skip
+    cfg = ModelConfig.from_json((run / "config.json").read_text())
+    assert cfg.vqvae.codes == (8, 12, 16) and cfg.names == ("top", "mid1", "bottom")
+    invoke("train", "prior", "--run", run, *common, "--crop", 8, "--channels", 8, "--layers", 1)
+    log = json.loads((run / "prior_log.jsonl").read_text().splitlines()[-1])
+    assert {"bits_top", "bits_mid1", "bits_bottom", "val_bits_mid1"} <= set(log)
+    invoke("export", run, "-o", models / "three", "--data", tiny_data)
+    assert json.loads((models / "zoo.json").read_text())["models"][0]["rate_weights"] == [0] * 3
+    monkeypatch.setenv("VQCODEC_MODEL_DIR", str(models))
+    api._load.cache_clear()
+    try:
+        rgb = photo(19, 27)
+        data = vqcodec.compress(rgb, model="three")
+        _, codec, maps = api.decode_indices(data)
+        assert [tuple(m.shape) for m in maps] == [(2, 2), (4, 4), (8, 8)]
+        assert all(torch.equal(a, b) for a, b in zip(maps, coded_maps(codec, rgb), strict=True))
+        assert np.asarray(vqcodec.decompress(data)).shape == rgb.shape
     finally:
         api._load.cache_clear()

@@ -27,15 +27,22 @@ DATA = click.Path(exists=True, file_okay=False, path_type=Path)
 @click.option("--crop", default=128, show_default=True)
 @click.option("--lr", default=5e-4, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--codes-top", default=512, show_default=True)
-@click.option("--codes-bottom", default=512, show_default=True)
+@click.option(
+    "--codes",
+    default="512,512",
+    show_default=True,
+    help="Codebook size of every code map, coarsest first, comma-separated: one map per entry, "
+    "each at twice the resolution of the one before, the finest at 1/stride.",
+)
+@click.option("--codes-top", type=click.IntRange(min=1), help="Two maps: the top codebook.")
+@click.option("--codes-bottom", type=click.IntRange(min=1), help="Two maps: the bottom codebook.")
 @click.option("--channels", default=128, show_default=True)
 @click.option(
     "--stride",
     type=click.Choice(["2", "4", "8"]),
     default="4",
     show_default=True,
-    help="Bottom-map stride (top: twice it): 8 for low rates, 2 for high.",
+    help="Finest-map stride (each coarser map: twice the one below): 8 for low rates, 2 for high.",
 )
 @click.option(
     "--init",
@@ -52,23 +59,22 @@ def train_vqvae_cmd(
     crop: int,
     lr: float,
     seed: int,
-    codes_top: int,
-    codes_bottom: int,
+    codes: str,
+    codes_top: int | None,
+    codes_bottom: int | None,
     channels: int,
     stride: str,
     init: Path | None,
     threads: int,
 ) -> None:
     """Stage 1: encoder, codebooks and decoder."""
-    from vqcodec.model.config import ModelConfig, PriorConfig, VQVAEConfig
+    from vqcodec.model.config import ModelConfig, VQVAEConfig, default_priors
     from vqcodec.training.vqvae_stage import VQVAETrainArgs, train_vqvae
 
+    sizes = _codebook_sizes(codes, codes_top, codes_bottom)
     cfg = ModelConfig(
-        vqvae=VQVAEConfig(
-            stride=int(stride), channels=channels, codes_top=codes_top, codes_bottom=codes_bottom
-        ),
-        prior_top=PriorConfig(codes=codes_top),
-        prior_bottom=PriorConfig(codes=codes_bottom, cond_codes=codes_top),
+        vqvae=VQVAEConfig(stride=int(stride), channels=channels, codes=sizes),
+        priors=default_priors(sizes),
     )
     args = VQVAETrainArgs(
         data=data,
@@ -84,6 +90,25 @@ def train_vqvae_cmd(
     click.echo(f"stage 1 checkpoint: {train_vqvae(args, cfg)}")
 
 
+def _codebook_sizes(codes: str, top: int | None, bottom: int | None) -> tuple[int, ...]:
+    """The codebook sizes of `--codes`, or of `--codes-top` / `--codes-bottom` (two maps, each
+    512 unless given), which cannot be mixed with an explicit `--codes`."""
+    if top is not None or bottom is not None:
+        source = click.get_current_context().get_parameter_source("codes")
+        if source is not click.core.ParameterSource.DEFAULT:
+            raise click.UsageError("give --codes or --codes-top/--codes-bottom, not both")
+        return (top or 512, bottom or 512)
+    try:
+        sizes = tuple(int(n) for n in codes.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"{codes!r} is not a list of sizes", param_hint="--codes"
+        ) from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise click.BadParameter("needs two or more sizes, each >= 1", param_hint="--codes")
+    return sizes
+
+
 @train.command("prior")
 @click.option(
     "--run",
@@ -97,7 +122,12 @@ def train_vqvae_cmd(
 @click.option("--data", type=DATA, required=True, help="Folder of training images.")
 @click.option("--steps", default=3000, show_default=True)
 @click.option("--batch", default=16, show_default=True)
-@click.option("--crop", default=32, show_default=True, help="Bottom-map crop (top: half).")
+@click.option(
+    "--crop",
+    default=32,
+    show_default=True,
+    help="Finest-map crop (each coarser map: half the one below).",
+)
 @click.option("--lr", default=1e-3, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--channels", default=64, show_default=True)
@@ -118,20 +148,19 @@ def train_prior_cmd(
     kernel: int,
     threads: int,
 ) -> None:
-    """Stage 2: the top prior and the conditional bottom prior."""
-    from vqcodec.model.config import ModelConfig, PriorConfig
+    """Stage 2: the prior of every code map: the top one, then each map's conditioned on the
+    map above it."""
+    from vqcodec.model.config import ModelConfig, default_priors
     from vqcodec.training.prior_stage import PriorTrainArgs, train_priors
 
     if kernel % 2 == 0:
         raise click.BadParameter("must be odd", param_hint="--kernel")
     vq = ModelConfig.from_json((run / "config.json").read_text()).vqvae
-    shape = dict(channels=channels, layers=layers, kernel=kernel)
-    top = PriorConfig(codes=vq.codes_top, **shape)
-    bottom = PriorConfig(codes=vq.codes_bottom, cond_codes=vq.codes_top, **shape)
+    priors = default_priors(vq.codes, channels=channels, layers=layers, kernel=kernel)
     args = PriorTrainArgs(
         data=data, run=run, steps=steps, batch=batch, crop=crop, lr=lr, seed=seed, threads=threads
     )
-    click.echo(f"stage 2 checkpoint: {train_priors(args, top, bottom)}")
+    click.echo(f"stage 2 checkpoint: {train_priors(args, priors)}")
 
 
 @train.command("decoder")

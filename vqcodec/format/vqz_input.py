@@ -136,7 +136,7 @@ def layout_problem(header: bitstream.Header) -> str | None:
         cfg = ModelConfig.from_json((entry.folder / zoo.CONFIG_FILE).read_text())
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"model {entry.name} cannot be loaded: {exc}") from None
-    shapes = tiles.map_sizes(header.width, header.height, cfg.vqvae.stride)
+    shapes = tiles.map_sizes(header.width, header.height, cfg.vqvae.stride, cfg.vqvae.levels)
     if header.maps != len(shapes):
         return f"{header.maps} code maps where model {entry.name} has {len(shapes)}"
     return tiles.tiling_problem(shapes, header.tile, len(header.lengths)) or _refinement_problem(

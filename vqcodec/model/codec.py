@@ -1,11 +1,12 @@
 """A loaded model and the whole coding path: pixels -> code maps -> streams, and back.
 
-The maps are a list, coarsest first (today: top, bottom); the prior of map k is conditioned on
-map k - 1. Images of any size are padded (edge replicate) to a multiple of the coarsest map's
-stride before analysis and cropped back after synthesis; the map sizes follow from the original
-size in the header and the model's stride. Large images are analysed and synthesized in
-overlapping windows, and entropy-coded in independent tiles (`format.tiles`), so memory stays
-bounded whatever the image size.
+The maps are a list, coarsest first (one per level of the config; the shipped models have two:
+top, bottom); the prior of map k is conditioned on map k - 1. Images of any size are padded
+(edge replicate) to a multiple of the coarsest map's stride before analysis and cropped back
+after synthesis; the map sizes follow from the original size in the header and the model's
+stride and levels. Large images are analysed and synthesized in overlapping windows, and
+entropy-coded in independent tiles (`format.tiles`), so memory stays bounded whatever the
+image size.
 """
 
 from __future__ import annotations
@@ -39,9 +40,8 @@ from vqcodec.errors import CorruptStreamError, FormatLimitError, ModelError
 from vqcodec.format.tiles import TileGrid, crop, map_sizes, tiling_problem
 from vqcodec.model.config import ModelConfig
 from vqcodec.model.prior import PixelCNN
-from vqcodec.model.vqvae import HierarchicalVQVAE
+from vqcodec.model.vqvae import HierarchicalVQVAE, VectorQuantizer
 
-LEVELS = ("top", "bottom")  # the code maps, coarsest first; prior k is conditioned on map k - 1
 DEFAULT_TILE = 32  # coarsest-map codes per tile side (benchmarks/results/kodak/format2_rate.json)
 GROUP_POSITIONS = 1 << 16  # codes evaluated in lockstep at once (bounds the prior's memory)
 PARALLEL_POSITIONS = 1 << 14  # maps of fewer codes stay in one process (forking costs more)
@@ -54,18 +54,19 @@ SYNTHESIS_HALO_PX = 32
 
 
 class CodecModel(nn.Module):
-    """The three networks of one shipped model, under one state dict."""
+    """The VQ-VAE and the prior of every map of one shipped model, under one state dict: the
+    priors are `prior_<level>` (`level_names`: prior_top, prior_bottom for two maps)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.vqvae = HierarchicalVQVAE(cfg.vqvae)
-        self.prior_top = PixelCNN(cfg.prior_top)
-        self.prior_bottom = PixelCNN(cfg.prior_bottom)
+        for name, prior in zip(cfg.names, cfg.priors, strict=True):
+            self.add_module(f"prior_{name}", PixelCNN(prior))
 
     def priors(self) -> list[PixelCNN]:
         """The float priors, coarsest map first."""
-        return [self.prior_top, self.prior_bottom]
+        return [self.get_submodule(f"prior_{n}") for n in self.cfg.names]  # type: ignore[misc]
 
 
 def save_model(model: CodecModel, folder: Path) -> str:
@@ -130,12 +131,12 @@ class Codec:
     def int_priors(self) -> list[IntPriorTorch]:
         """The integer priors of format 2 (sha256-verified), coarsest map first."""
         path = zoo.verified_file(self.entry, zoo.INT_PRIOR_FILE)
-        cfgs = dict(zip(LEVELS, (p.cfg for p in self.model.priors()), strict=True))
+        cfgs = dict(zip(self.cfg.names, self.cfg.priors, strict=True))
         try:
             priors = load_priors(path, cfgs)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"model {self.entry.name}: bad integer prior: {exc}") from None
-        return [IntPriorTorch(priors[level]) for level in LEVELS]
+        return [IntPriorTorch(priors[name]) for name in self.cfg.names]
 
     # ---- pixels <-> maps ------------------------------------------------------------------------
 
@@ -147,27 +148,29 @@ class Codec:
         align = self.cfg.vqvae.align
         return F.pad(x, (0, -width % align, 0, -height % align), mode="replicate")
 
-    @staticmethod
-    def _analysis_windows(x: torch.Tensor) -> Iterator[_Window]:
+    def _analysis_windows(self, x: torch.Tensor) -> Iterator[_Window]:
         """The WINDOW_PX interiors tiling the padded image, each with ANALYSIS_HALO_PX of
-        context around it (the one window loop of `analyse` and `latents`)."""
+        context around it (rounded up to whole coarsest codes: every window must start on one);
+        the one window loop of `analyse` and `latents`."""
         ph, pw = x.shape[-2:]
+        align = self.cfg.vqvae.align
+        halo = -(-ANALYSIS_HALO_PX // align) * align
         for y0, y1 in _windows(ph, WINDOW_PX):
             for x0, x1 in _windows(pw, WINDOW_PX):
-                a0, a1 = max(0, y0 - ANALYSIS_HALO_PX), min(ph, y1 + ANALYSIS_HALO_PX)
-                b0, b1 = max(0, x0 - ANALYSIS_HALO_PX), min(pw, x1 + ANALYSIS_HALO_PX)
+                a0, a1 = max(0, y0 - halo), min(ph, y1 + halo)
+                b0, b1 = max(0, x0 - halo), min(pw, x1 + halo)
                 yield _Window(x[..., a0:a1, b0:b1], y0, y1, x0, x1, a0, b0)
 
-    def _strides(self) -> list[int]:
-        """Pixels per code of every map, coarsest first."""
-        return [2 * self.cfg.vqvae.stride, self.cfg.vqvae.stride]
+    def map_sizes(self, width: int, height: int) -> list[tuple[int, int]]:
+        """(H, W) of every code map of an image of this size, coarsest first."""
+        return map_sizes(width, height, self.cfg.vqvae.stride, self.cfg.vqvae.levels)
 
     @torch.no_grad()
     def analyse(self, rgb: np.ndarray) -> list[torch.Tensor]:
         """H x W x 3 uint8 -> code maps (int64), coarsest first; in overlapping windows."""
         x = self._input(rgb)
         ph, pw = x.shape[-2:]
-        scales = self._strides()
+        scales = self.cfg.vqvae.strides
         maps = [torch.empty(ph // s, pw // s, dtype=torch.long) for s in scales]
         for window, y0, y1, x0, x1, a0, b0 in self._analysis_windows(x):
             found = self.model.vqvae.encode(window)
@@ -187,28 +190,27 @@ class Codec:
         memory: the latents of a whole 4096 x 4096 bottom map take 268 MB)."""
         x = self._input(rgb)
         ph, pw = x.shape[-2:]
-        vqvae, level = self.model.vqvae, len(coarser)
-        s = self._strides()[level]
-        quantizer = self.quantizers()[level]
+        vqvae, level, strides = self.model.vqvae, len(coarser), self.cfg.vqvae.strides
+        s, quantizers = strides[level], self.quantizers()
         if nearest:
             out = torch.empty(ph // s, pw // s, dtype=torch.long)
         else:
             out = torch.empty(ph // s, pw // s, self.cfg.vqvae.embed_dim)
         for window, y0, y1, x0, x1, a0, b0 in self._analysis_windows(x):
-            h_bottom, z = vqvae.top_latents(window)
-            if level == 1:
-                t = self._strides()[0]
-                a1, b1 = a0 + window.shape[-2], b0 + window.shape[-1]
-                top = coarser[0][None, a0 // t : a1 // t, b0 // t : b1 // t]
-                z = vqvae.bottom_latents(h_bottom, vqvae.quant_top.lookup(top))
+            a1, b1 = a0 + window.shape[-2], b0 + window.shape[-1]
+            context = None
+            for k, (m, t) in enumerate(zip(coarser, strides, strict=False)):
+                q = quantizers[k].lookup(m[None, a0 // t : a1 // t, b0 // t : b1 // t])
+                context = vqvae.context(k, q, context)
+            z = vqvae.latents(level, vqvae.features(window)[level], context)
             z = z[..., (y0 - a0) // s : (y1 - a0) // s, (x0 - b0) // s : (x1 - b0) // s]
-            found = quantizer.indices(z)[0] if nearest else z[0].permute(1, 2, 0)
+            found = quantizers[level].indices(z)[0] if nearest else z[0].permute(1, 2, 0)
             out[y0 // s : y1 // s, x0 // s : x1 // s] = found
         return out
 
-    def quantizers(self) -> list[nn.Module]:
+    def quantizers(self) -> list[VectorQuantizer]:
         """The vector quantizer of every map, coarsest first."""
-        return [self.model.vqvae.quant_top, self.model.vqvae.quant_bottom]
+        return self.model.vqvae.quantizers()
 
     def codebooks(self) -> list[torch.Tensor]:
         """(K, D) codewords of every map, coarsest first."""
@@ -218,10 +220,9 @@ class Codec:
     def synthesize(self, maps: list[torch.Tensor], width: int, height: int) -> np.ndarray:
         """Code maps -> H x W x 3 uint8, cropped to the original size; in overlapping windows
         (each window sees SYNTHESIS_HALO_PX of context on every side, so no seam appears)."""
-        top, bottom = maps
-        s = self._strides()[0]  # pixels per top code
-        win, halo = WINDOW_PX // s, SYNTHESIS_HALO_PX // s  # in top codes
-        th, tw = top.shape
+        s = self.cfg.vqvae.align  # pixels per coarsest code
+        win, halo = WINDOW_PX // s, -(-SYNTHESIS_HALO_PX // s)  # in coarsest codes
+        th, tw = maps[0].shape
         out = np.empty((th * s, tw * s, 3), np.uint8)
         for y0, y1 in _windows(th, win):
             for x0, x1 in _windows(tw, win):
@@ -232,7 +233,7 @@ class Codec:
                     min(tw, x1 + halo),
                 )
                 x = self.model.vqvae.decode(
-                    top[None, a0:a1, b0:b1], bottom[None, 2 * a0 : 2 * a1, 2 * b0 : 2 * b1]
+                    [m[None, a0 << k : a1 << k, b0 << k : b1 << k] for k, m in enumerate(maps)]
                 )[0, :, (y0 - a0) * s : (y1 - a0) * s, (x0 - b0) * s : (x1 - b0) * s]
                 pixels = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
                 out[y0 * s : y1 * s, x0 * s : x1 * s] = pixels
@@ -253,25 +254,27 @@ class Codec:
         return [list(range(a, min(a + per, n))) for a in range(0, n, per)]
 
     def encode_image(
-        self, rgb: np.ndarray, tile: int = DEFAULT_TILE, rate_weights: Sequence[float] = (0, 0)
+        self, rgb: np.ndarray, tile: int = DEFAULT_TILE, rate_weights: Sequence[float] = ()
     ) -> EncodedImage:
-        """Pixels -> streams. With rate weights (one per map, coarsest first), the indices are
-        chosen rate-aware (`vqcodec.coding.rate_aware`): the top map first, then the bottom latents
-        are computed from the chosen top codes and chosen in turn. Without, the nearest
-        codewords (`analyse`)."""
-        if len(rate_weights) != len(LEVELS) or any(w < 0 for w in rate_weights):
-            raise ValueError(f"need {len(LEVELS)} rate weights >= 0, got {tuple(rate_weights)}")
-        if not any(rate_weights):
+        """Pixels -> streams. With rate weights (one per map, coarsest first; none: all 0), the
+        indices are chosen rate-aware (`vqcodec.coding.rate_aware`): the coarsest map first,
+        then each finer map's latents are computed from the codes chosen above it and chosen in
+        turn. Without, the nearest codewords (`analyse`)."""
+        levels = self.cfg.vqvae.levels
+        weights = tuple(rate_weights) or (0.0,) * levels
+        if len(weights) != levels or any(w < 0 for w in weights):
+            raise ValueError(f"need {levels} rate weights >= 0, got {weights}")
+        if not any(weights):
             return self.encode_maps(self.analyse(rgb), tile)
-        shapes = map_sizes(rgb.shape[1], rgb.shape[0], self.cfg.vqvae.stride)
+        shapes = self.map_sizes(rgb.shape[1], rgb.shape[0])
 
         def source(
             level: int, coarser: list[torch.Tensor]
         ) -> tuple[torch.Tensor, RateAware | None]:
-            if not rate_weights[level]:  # the nearest codewords, as `analyse` finds them
+            if not weights[level]:  # the nearest codewords, as `analyse` finds them
                 return self.latents(rgb, coarser, nearest=True), None
             z = self.latents(rgb, coarser)
-            rate_aware = RateAware(z, self.codebooks()[level], rate_weights[level])
+            rate_aware = RateAware(z, self.codebooks()[level], weights[level])
             return torch.zeros(shapes[level], dtype=torch.long), rate_aware
 
         return self._encode(shapes, tile, source)
@@ -344,11 +347,13 @@ class Codec:
         self, streams: list[list[bytes]], width: int, height: int, tile: int
     ) -> list[torch.Tensor]:
         """Inverse of `encode_maps` for an image of the given size."""
-        shapes = map_sizes(width, height, self.cfg.vqvae.stride)
+        shapes = self.map_sizes(width, height)
         if problem := tiling_problem(shapes, tile, len(streams)):
             raise CorruptStreamError(f"invalid .vqz layout: {problem}")
         if any(len(s) != len(shapes) for s in streams):
-            raise CorruptStreamError(f"the file has {len(streams[0])} maps; the model needs 2")
+            raise CorruptStreamError(
+                f"the file has {len(streams[0])} maps; the model needs {len(shapes)}"
+            )
         grid = TileGrid(shapes[0], len(shapes), tile)
         rects = grid.rects()
         maps = [torch.empty(h, w, dtype=torch.long) for h, w in shapes]

@@ -8,8 +8,8 @@ Network (one per level):
 A k x k mask keeps the k // 2 rows above in full (columns j - r .. j + r, r = k // 2) and the r
 columns left of the centre (plus the centre for mask B). One layer therefore reads at most r
 columns to the right in the rows above: this bounded reach is what the wavefront schedule of
-`coding.schedule` relies on. The conditional (bottom) prior adds, in every layer, features of the
-whole top map (non-causal: the top map is decoded first), upsampled x2.
+`coding.schedule` relies on. A conditional prior (every map's but the top one's) adds, in every
+layer, features of the whole map above (non-causal: that map is decoded first), upsampled x2.
 
 `PixelCNNStepper` computes the same network position by position with cached activations: each
 layer is evaluated once per position, for all positions of one wavefront at a time, as a gather
@@ -75,7 +75,7 @@ class PriorLayers:
     float stepper and the integer (format 2) form are both built from.
 
     Masked layers are in gathered form (rows (tap, channel), taps in `taps_a` / `taps_b` order);
-    the conditioning network (`cond_*`, bottom prior only) stays in convolution form.
+    the conditioning network (`cond_*`, conditional priors only) stays in convolution form.
     """
 
     taps_a: list[tuple[int, int]]  # first layer (mask A: centre excluded)
@@ -150,7 +150,7 @@ class PixelCNN(nn.Module):
         if not self.cfg.cond_codes:
             return [None] * n
         if cond_idx is None:
-            raise ValueError("the conditional prior needs the top map")
+            raise ValueError("a conditional prior needs the map above its own")
         emb = self.cond_embed(cond_idx).permute(0, 3, 1, 2)
         feats = self.cond_net(emb)[..., : shape[0], : shape[1]]
         return list(feats.chunk(n, dim=1))

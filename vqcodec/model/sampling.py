@@ -1,4 +1,5 @@
-"""Ancestral sampling from the priors (top map, then bottom map given it), decoded to pixels.
+"""Ancestral sampling from the priors (coarsest map first, each next given the map above it),
+decoded to pixels.
 
 A visual check of what the priors learned, as in the VQ-VAE-2 paper. It walks the same
 wavefront schedule as the decoder, drawing each wavefront's codes instead of decoding them.
@@ -10,7 +11,7 @@ import numpy as np
 import torch
 
 from vqcodec.coding.schedule import wavefronts
-from vqcodec.model.codec import Codec, map_sizes
+from vqcodec.model.codec import Codec
 from vqcodec.model.prior import PixelCNN, PixelCNNStepper
 
 
@@ -33,7 +34,7 @@ def sample_images(codec: Codec, width: int, height: int, count: int, seed: int =
                   temperature: float = 1.0) -> list[np.ndarray]:  # fmt: skip
     """`count` H x W x 3 uint8 images drawn from the model's priors."""
     gen = torch.Generator().manual_seed(seed)
-    shapes = map_sizes(width, height, codec.cfg.vqvae.stride)
+    shapes = codec.map_sizes(width, height)
     images = []
     for _ in range(count):
         maps: list[torch.Tensor] = []

@@ -1,15 +1,19 @@
-"""Hierarchical VQ-VAE (VQ-VAE-2, Razavi et al. 2019): bottom codes at 1/s, top codes at 1/2s.
+"""Hierarchical VQ-VAE (VQ-VAE-2, Razavi et al. 2019): n code maps, coarsest first, map k at
+1/(s 2^(n-1-k)) (the paper's two: bottom codes at 1/s, top codes at 1/2s).
 
 s is the config's stride (4 in the paper); the layers are the paper's for s = 4, with one
 stride-2 convolution more (or fewer) on each side for s = 8 (or 2).
 
-The bottom quantizer sees the bottom features concatenated with the decoded top code, as in the
-paper's Algorithm 1, so the bottom level only has to code what the top level did not.
+Each quantizer below the top sees its level's features concatenated with a decoding of the codes
+above it, as in the paper's Algorithm 1, so a level only has to code what the coarser levels did
+not. With more than two levels that decoding (the "context") is carried down: a level's context
+is decoded from the codes of the level above and that level's own context.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -159,8 +163,7 @@ class VectorQuantizer(nn.Module):
 @dataclass
 class VQVAEOutput:
     reconstruction: torch.Tensor
-    idx_top: torch.Tensor
-    idx_bottom: torch.Tensor
+    indices: list[torch.Tensor]  # (B, H_k, W_k) per map, coarsest first
     commitment: torch.Tensor
 
 
@@ -188,83 +191,143 @@ def _upsampler(c: int, stride: int) -> list[nn.Module]:
     return layers[:-1]
 
 
+def _halver(c: int, r: int, n: int) -> nn.Sequential:
+    """Features of one level -> features of the level above (half the resolution)."""
+    return nn.Sequential(
+        nn.Conv2d(c, c // 2, 4, 2, 1),
+        nn.ReLU(),
+        nn.Conv2d(c // 2, c, 3, padding=1),
+        *_res_stack(c, r, n),
+    )
+
+
+def _context_decoder(cin: int, c: int, r: int, n: int, d: int) -> nn.Sequential:
+    """A level's codewords (and the context from above it) -> context features (d channels) at
+    the next level's resolution: what the coarser levels coded, for its quantizer."""
+    return nn.Sequential(
+        nn.Conv2d(cin, c, 3, padding=1),
+        *_res_stack(c, r, n),
+        nn.ConvTranspose2d(c, d, 4, 2, 1),
+    )
+
+
+def _upsampler_by(d: int, factor: int) -> nn.ConvTranspose2d:
+    """Codewords -> `factor` times their resolution (a power of two): one transposed
+    convolution, 4x4 stride 2 for a factor 2."""
+    return nn.ConvTranspose2d(d, d, 2 * factor, factor, factor // 2)
+
+
+def synthesis(
+    upsamplers: Sequence[nn.Module], dec: nn.Module, codewords: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    """Codewords of every level (coarsest first) -> image: each coarser level brought to the
+    finest resolution by its upsampler, all concatenated, then the synthesis trunk `dec`."""
+    up = [u(q) for u, q in zip(upsamplers, codewords[:-1], strict=True)]
+    return dec(torch.cat([*up, codewords[-1]], 1)) + 0.5
+
+
 class HierarchicalVQVAE(nn.Module):
-    """Image in [0, 1], (B, 3, H, W) with H, W multiples of cfg.align."""
+    """Image in [0, 1], (B, 3, H, W) with H, W multiples of cfg.align.
+
+    Modules are named by level (`level_names`), so a two-level model keeps the names its weights
+    were saved under: `enc_bottom` takes the image to the finest features and `enc_<level>` halves
+    the features of the level below; `pre_quant_<level>` and `quant_<level>` quantize a level's
+    features together with `dec_<level above>`'s context (none at the top); `upsample_<level>`
+    brings a coarser level's codewords to the finest resolution for `dec`.
+    """
 
     def __init__(self, cfg: VQVAEConfig) -> None:
         super().__init__()
         self.cfg = cfg
         c, r, n, d = cfg.channels, cfg.res_channels, cfg.res_blocks, cfg.embed_dim
+        names, last = cfg.names, cfg.levels - 1
         self.enc_bottom = nn.Sequential(  # 1/stride
             *_downsampler(c, cfg.stride),
             nn.Conv2d(c, c, 3, padding=1),
             *_res_stack(c, r, n),
         )
-        self.enc_top = nn.Sequential(  # 1/(2 stride)
-            nn.Conv2d(c, c // 2, 4, 2, 1),
-            nn.ReLU(),
-            nn.Conv2d(c // 2, c, 3, padding=1),
-            *_res_stack(c, r, n),
-        )
-        self.pre_quant_top = nn.Conv2d(c, d, 1)
-        self.quant_top = VectorQuantizer(cfg.codes_top, d, cfg.ema_decay, cfg.dead_code_threshold)
-        self.dec_top = nn.Sequential(  # top code -> features at the bottom resolution
-            nn.Conv2d(d, c, 3, padding=1),
-            *_res_stack(c, r, n),
-            nn.ConvTranspose2d(c, d, 4, 2, 1),
-        )
-        self.pre_quant_bottom = nn.Conv2d(c + d, d, 1)
-        self.quant_bottom = VectorQuantizer(
-            cfg.codes_bottom, d, cfg.ema_decay, cfg.dead_code_threshold
-        )
-        self.upsample_top = nn.ConvTranspose2d(d, d, 4, 2, 1)
+        for name in reversed(names[:-1]):  # registered finest first, as the data flows
+            self.add_module(f"enc_{name}", _halver(c, r, n))
+        for k, (name, codes) in enumerate(zip(names, cfg.codes, strict=True)):
+            self.add_module(f"pre_quant_{name}", nn.Conv2d(c + d if k else c, d, 1))
+            quant = VectorQuantizer(codes, d, cfg.ema_decay, cfg.dead_code_threshold)
+            self.add_module(f"quant_{name}", quant)
+            if k < last:
+                self.add_module(f"dec_{name}", _context_decoder(2 * d if k else d, c, r, n, d))
+        for k, name in enumerate(names[:-1]):
+            self.add_module(f"upsample_{name}", _upsampler_by(d, 1 << (last - k)))
         extra = [ResBlock(c, cfg.synthesis_channels) for _ in range(cfg.synthesis_blocks)]
         self.dec = nn.Sequential(
-            nn.Conv2d(2 * d, c, 3, padding=1),
+            nn.Conv2d(cfg.levels * d, c, 3, padding=1),
             *_res_stack(c, r, n)[:-1],
             *extra,  # more capacity where it pays (`widen_synthesis`): decoding only
             nn.ReLU(),
             *_upsampler(c, cfg.stride),
         )
 
+    def _module(self, kind: str, level: int) -> nn.Module:
+        """The module `kind` (enc, pre_quant, quant, dec, upsample) of map `level`."""
+        return self.get_submodule(f"{kind}_{self.cfg.names[level]}")
+
+    def quantizers(self) -> list[VectorQuantizer]:
+        """The vector quantizer of every map, coarsest first."""
+        return [self._module("quant", k) for k in range(self.cfg.levels)]  # type: ignore[misc]
+
+    def upsamplers(self) -> list[nn.Module]:
+        """The upsampler of every map but the finest, coarsest first."""
+        return [self._module("upsample", k) for k in range(self.cfg.levels - 1)]
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Image -> the encoder's features of every level, coarsest first."""
+        h = [self.enc_bottom(x - 0.5)]
+        for level in reversed(range(self.cfg.levels - 1)):
+            h.append(self._module("enc", level)(h[-1]))
+        return h[::-1]
+
+    def latents(self, level: int, h: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        """Latents of `level` before quantization, from its features `h` and the context of
+        the levels above it (`context`; None at the top): a level codes what they did not."""
+        return self._module("pre_quant", level)(
+            h if context is None else torch.cat([h, context], 1)
+        )
+
+    def context(self, level: int, q: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        """The context of the level below `level`, given `level`'s codewords `q` and its own
+        context (None at the top)."""
+        return self._module("dec", level)(q if context is None else torch.cat([q, context], 1))
+
     def _quantize(
         self, x: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        h_bottom, z_top = self.top_latents(x)
-        q_top, idx_top, commit_top = self.quant_top(z_top)
-        z_bottom = self.bottom_latents(h_bottom, q_top)
-        q_bottom, idx_bottom, commit_bottom = self.quant_bottom(z_bottom)
-        return q_top, q_bottom, idx_top, idx_bottom, commit_top + commit_bottom
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        """(codewords, indices) of every level, coarsest first, and the commitment loss."""
+        codewords, indices, commit, context = [], [], x.new_zeros(()), None
+        for level, (h, quant) in enumerate(zip(self.features(x), self.quantizers(), strict=True)):
+            q, idx, level_commit = quant(self.latents(level, h, context))
+            codewords.append(q)
+            indices.append(idx)
+            commit = commit + level_commit
+            if level < self.cfg.levels - 1:
+                context = self.context(level, q, context)
+        return codewords, indices, commit
 
-    def top_latents(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Image -> (bottom features, top latents before quantization)."""
-        h_bottom = self.enc_bottom(x - 0.5)
-        return h_bottom, self.pre_quant_top(self.enc_top(h_bottom))
-
-    def bottom_latents(self, h_bottom: torch.Tensor, q_top: torch.Tensor) -> torch.Tensor:
-        """Bottom latents before quantization, given the bottom features and the chosen top
-        codewords (the bottom level codes what the top level did not)."""
-        return self.pre_quant_bottom(torch.cat([h_bottom, self.dec_top(q_top)], 1))
-
-    def _synthesize(self, q_top: torch.Tensor, q_bottom: torch.Tensor) -> torch.Tensor:
-        return self.dec(torch.cat([self.upsample_top(q_top), q_bottom], 1)) + 0.5
+    def _synthesize(self, codewords: Sequence[torch.Tensor]) -> torch.Tensor:
+        return synthesis(self.upsamplers(), self.dec, codewords)
 
     def forward(self, x: torch.Tensor) -> VQVAEOutput:
-        q_top, q_bottom, idx_top, idx_bottom, commit = self._quantize(x)
-        return VQVAEOutput(self._synthesize(q_top, q_bottom), idx_top, idx_bottom, commit)
+        codewords, indices, commit = self._quantize(x)
+        return VQVAEOutput(self._synthesize(codewords), indices, commit)
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 3, H, W) in [0, 1] -> (top indices (B, H/2s, W/2s), bottom indices (B, H/s, W/s))."""
-        _, _, idx_top, idx_bottom, _ = self._quantize(x)
-        return idx_top, idx_bottom
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """(B, 3, H, W) in [0, 1] -> indices of every map, coarsest first: map k of n is
+        (B, H / s_k, W / s_k) with s_k = stride * 2^(n - 1 - k)."""
+        return self._quantize(x)[1]
 
     @torch.no_grad()
-    def decode(self, idx_top: torch.Tensor, idx_bottom: torch.Tensor) -> torch.Tensor:
-        """Indices -> image in [0, 1] (not clamped)."""
-        q_top = self.quant_top.lookup(idx_top)
-        q_bottom = self.quant_bottom.lookup(idx_bottom)
-        return self._synthesize(q_top, q_bottom)
+    def decode(self, indices: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Indices of every map, coarsest first -> image in [0, 1] (not clamped)."""
+        quants = self.quantizers()
+        return self._synthesize([q.lookup(i) for q, i in zip(quants, indices, strict=True)])
 
     def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, VQVAEOutput]:
         out = self(x)

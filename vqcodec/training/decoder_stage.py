@@ -1,8 +1,8 @@
 """Stage 1b (optional): refine the synthesis side with the codes frozen.
 
 In stage 1 the decoder chases codebooks that move every step. Once they are fixed, training
-only the layers that turn codes into pixels (`upsample_top`, `dec`) raises PSNR at exactly the
-same rate: the encoder, the codebooks and `dec_top` (which shapes the bottom quantizer's input)
+only the layers that turn codes into pixels (`upsample_<level>`, `dec`) raises PSNR at exactly the
+same rate: the encoder, the codebooks and `dec_<level>` (which shape the finer quantizers' input)
 do not change, so the code maps, and the priors fitted to them in stage 2, stay valid. It can
 therefore run at the same time as stage 2. Its weights go to `decoder.ckpt`; export prefers
 them over stage 1's.
@@ -21,7 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from vqcodec.model.config import ModelConfig
-from vqcodec.model.vqvae import HierarchicalVQVAE, widen_synthesis
+from vqcodec.model.vqvae import HierarchicalVQVAE, synthesis, widen_synthesis
 from vqcodec.training.common import (
     JsonlLog,
     StageArgs,
@@ -36,7 +36,7 @@ from vqcodec.training.data import CropDataset, list_images, split_holdout
 from vqcodec.training.distributed import DistContext
 from vqcodec.training.vqvae_stage import validate
 
-SYNTHESIS = ("upsample_top.", "dec.")  # parameter prefixes trained here
+SYNTHESIS = ("upsample_", "dec.")  # parameter prefixes trained here
 
 
 def is_synthesis(name: str) -> bool:
@@ -48,10 +48,10 @@ class Synthesis(nn.Module):
 
     def __init__(self, model: HierarchicalVQVAE) -> None:
         super().__init__()
-        self.upsample_top, self.dec = model.upsample_top, model.dec
+        self.upsamplers, self.dec = nn.ModuleList(model.upsamplers()), model.dec
 
-    def forward(self, q_top: torch.Tensor, q_bottom: torch.Tensor) -> torch.Tensor:
-        return self.dec(torch.cat([self.upsample_top(q_top), q_bottom], 1)) + 0.5
+    def forward(self, codewords: list[torch.Tensor]) -> torch.Tensor:
+        return synthesis(self.upsamplers, self.dec, codewords)
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,8 @@ def train_decoder(args: DecoderTrainArgs) -> Path:
             group["lr"] = cosine_lr(step, args.steps, args.lr, warmup=50)
         x = data.batch(args.batch)
         with torch.no_grad():
-            q_top, q_bottom, *_ = model._quantize(x)
-        reconstruction = net(q_top, q_bottom)
+            codewords, *_ = model._quantize(x)
+        reconstruction = net(codewords)
         loss = F.mse_loss(reconstruction, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()

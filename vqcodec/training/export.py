@@ -23,8 +23,8 @@ def export_run(
     if not (run / "vqvae.ckpt").exists() or stage2 is None:
         raise FileNotFoundError(f"{run}: both training stages must be finished before export")
     model.vqvae.load_state_dict(refined_vqvae_state(run))
-    model.prior_top.load_state_dict(stage2["prior_top"])
-    model.prior_bottom.load_state_dict(stage2["prior_bottom"])
+    for name, prior in zip(cfg.names, model.priors(), strict=True):
+        prior.load_state_dict(stage2[f"prior_{name}"])
     registry_path = out.parent / zoo.REGISTRY_FILE
     registry = json.loads(registry_path.read_text()) if registry_path.exists() else {"models": []}
     name = out.name
@@ -41,7 +41,8 @@ def export_run(
         )
     sha = save_model(model, out)
     model_id = zoo.next_id(registry)
-    entry = {"id": model_id, "name": name, "sha256": sha}
+    # no rate weights until measured (zoo.json's implicit default holds two maps' only)
+    entry = {"id": model_id, "name": name, "sha256": sha, "rate_weights": [0.0] * cfg.vqvae.levels}
     if quality is not None and "ladder" in registry:
         registry["ladder"].append({"quality": quality, "model": name})
     elif quality is not None:

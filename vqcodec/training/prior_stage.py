@@ -1,5 +1,5 @@
-"""Stage 2: encode the training set to code maps once (cached), then fit both priors by
-cross-entropy in bits, the rate the codec will actually pay."""
+"""Stage 2: encode the training set to code maps once (cached), then fit the prior of every
+map by cross-entropy in bits, the rate the codec will actually pay."""
 
 from __future__ import annotations
 
@@ -30,10 +30,10 @@ from vqcodec.training.distributed import DistContext
 
 @dataclass(frozen=True)
 class PriorTrainArgs(StageArgs):
-    crop: int = 32  # bottom-map crop; the top crop is half of it
+    crop: int = 32  # finest-map crop; each coarser map's is half the one below it
 
 
-CodeMaps = list[tuple[torch.Tensor, torch.Tensor]]  # (top (h, w), bottom (2h, 2w)) per image
+CodeMaps = list[tuple[torch.Tensor, ...]]  # per image, its maps coarsest first (each 2x the last)
 
 
 @torch.no_grad()
@@ -47,8 +47,7 @@ def encode_folder(model: CodecModel, paths: list[Path], flips: bool) -> CodeMaps
         align = model.vqvae.cfg.align
         x = F.pad(x, (0, -x.shape[3] % align, 0, -x.shape[2] % align), mode="replicate")
         for view in (x, x.flip(3)) if flips else (x,):
-            top, bottom = model.vqvae.encode(view)
-            maps.append((top[0].short(), bottom[0].short()))
+            maps.append(tuple(m[0].short() for m in model.vqvae.encode(view)))
     return maps
 
 
@@ -68,35 +67,43 @@ def _cached_maps(
     return list(zip(*saved["train"], strict=True)), list(zip(*saved["val"], strict=True))
 
 
-class PriorPair(nn.Module):
-    """Both priors behind one forward, so data parallelism sees a single module."""
+class Priors(nn.Module):
+    """All the priors behind one forward, so data parallelism sees a single module."""
 
     def __init__(self, model: CodecModel) -> None:
         super().__init__()
-        self.top, self.bottom = model.prior_top, model.prior_bottom
+        self.nets = nn.ModuleList(model.priors())
 
-    def forward(self, top: torch.Tensor, bottom: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cross-entropy in bits per code of each map."""
+    def forward(self, maps: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Cross-entropy in bits per code of each map (coarsest first), each prior reading the
+        map above its own if it is conditional."""
         ln2 = math.log(2)
-        bits_top = F.cross_entropy(self.top(top), top) / ln2
-        bits_bottom = F.cross_entropy(self.bottom(bottom, top), bottom) / ln2
-        return bits_top, bits_bottom
+        return [
+            F.cross_entropy(net(m, maps[k - 1] if net.cfg.cond_codes else None), m) / ln2
+            for k, (net, m) in enumerate(zip(self.nets, maps, strict=True))
+        ]
 
 
-def _crop_batch(maps: CodeMaps, size: int, batch: int, rng: np.random.Generator):
-    """Aligned crops: (top (B, size/2, size/2), bottom (B, size, size)) from maps big enough."""
-    half = size // 2
-    usable = [m for m in maps if m[0].shape[0] >= half and m[0].shape[1] >= half]
+def _crop_batch(
+    maps: CodeMaps, size: int, batch: int, rng: np.random.Generator
+) -> list[torch.Tensor]:
+    """Aligned crops of every map, coarsest first: (B, c_k, c_k) with the finest c = `size`,
+    each coarser one half the next, from maps big enough."""
+    levels = len(maps[0])
+    side = size >> (levels - 1)  # the coarsest crop
+    if side << (levels - 1) != size or not side:
+        raise ValueError(f"the crop {size} must be a multiple of {1 << (levels - 1)}")
+    usable = [m for m in maps if m[0].shape[0] >= side and m[0].shape[1] >= side]
     if not usable:
         raise ValueError(f"no code map is large enough for {size} x {size} crops")
-    tops, bottoms = [], []
-    while len(tops) < batch:
-        top, bottom = usable[rng.integers(len(usable))]
-        y = int(rng.integers(top.shape[0] - half + 1))
-        x = int(rng.integers(top.shape[1] - half + 1))
-        tops.append(top[y : y + half, x : x + half])
-        bottoms.append(bottom[2 * y : 2 * y + size, 2 * x : 2 * x + size])
-    return torch.stack(tops).long(), torch.stack(bottoms).long()
+    crops: list[list[torch.Tensor]] = [[] for _ in range(levels)]
+    while len(crops[0]) < batch:
+        image = usable[rng.integers(len(usable))]
+        y = int(rng.integers(image[0].shape[0] - side + 1))
+        x = int(rng.integers(image[0].shape[1] - side + 1))
+        for k, (m, out) in enumerate(zip(image, crops, strict=True)):
+            out.append(m[y << k : (y + side) << k, x << k : (x + side) << k])
+    return [torch.stack(c).long() for c in crops]
 
 
 @torch.no_grad()
@@ -105,31 +112,30 @@ def validate(model: CodecModel, maps: CodeMaps) -> dict[str, float]:
     mode)."""
     was_training = model.training
     model.eval()
-    bits_t = bits_b = n_t = n_b = 0.0
-    for top, bottom in maps:
-        top, bottom = top.long()[None], bottom.long()[None]
-        bits_t += model.prior_top.bits(top).item()
-        bits_b += model.prior_bottom.bits(bottom, top).item()
-        n_t, n_b = n_t + top.numel(), n_b + bottom.numel()
+    names, nets = model.cfg.names, model.priors()
+    bits, counts = [0.0] * len(nets), [0] * len(nets)
+    for image in maps:
+        image = [m.long()[None] for m in image]
+        for k, (net, m) in enumerate(zip(nets, image, strict=True)):
+            bits[k] += net.bits(m, image[k - 1] if net.cfg.cond_codes else None).item()
+            counts[k] += m.numel()
     model.train(was_training)
-    pixels = n_b * model.vqvae.cfg.stride**2
-    return dict(
-        val_bits_top=bits_t / n_t, val_bits_bottom=bits_b / n_b, val_bpp=(bits_t + bits_b) / pixels
-    )
+    pixels = counts[-1] * model.vqvae.cfg.stride**2
+    row = {f"val_bits_{n}": b / c for n, b, c in zip(names, bits, counts, strict=True)}
+    return row | {"val_bpp": sum(bits) / pixels}
 
 
-def train_priors(
-    args: PriorTrainArgs, top: PriorConfig | None = None, bottom: PriorConfig | None = None
-) -> Path:
-    """Fit both priors of the run in `args.run` (resumable); returns the checkpoint path."""
+def train_priors(args: PriorTrainArgs, priors: tuple[PriorConfig, ...] | None = None) -> Path:
+    """Fit every prior of the run in `args.run` (resumable), with the shapes `priors` (coarsest
+    first; default the run's config); returns the checkpoint path."""
     if args.threads:
         torch.set_num_threads(args.threads)
     ctx = DistContext.from_env()
     cfg = ModelConfig.from_json((args.run / "config.json").read_text())
     ckpt_path = args.run / "prior.ckpt"
     resuming = ckpt_path.exists()  # a resumed run keeps the prior shapes it started with
-    if (top is not None or bottom is not None) and not resuming:
-        cfg = ModelConfig(cfg.vqvae, top or cfg.prior_top, bottom or cfg.prior_bottom)
+    if priors is not None and not resuming:
+        cfg = ModelConfig(cfg.vqvae, priors)
         if ctx.is_main:
             (args.run / "config.json").write_text(cfg.to_json())
     model = CodecModel(cfg)
@@ -140,43 +146,38 @@ def train_priors(
     model.vqvae.eval()
     train_maps, val_maps = _cached_maps(model, args, ctx)
     torch.manual_seed(args.seed)  # (DDP broadcasts rank 0's initial weights to every rank)
-    pair = PriorPair(model)
-    opt = torch.optim.Adam(pair.parameters(), lr=args.lr)
+    nets = Priors(model)
+    opt = torch.optim.Adam(nets.parameters(), lr=args.lr)
     rng = np.random.default_rng(args.seed if ctx.is_main else [args.seed, ctx.rank])
     step = 0
+    names = [f"prior_{name}" for name in cfg.names]  # the checkpoint's keys
     if (state := load_checkpoint(ckpt_path)) is not None:
-        model.prior_top.load_state_dict(state["prior_top"])
-        model.prior_bottom.load_state_dict(state["prior_bottom"])
+        for name, net in zip(names, model.priors(), strict=True):
+            net.load_state_dict(state[name])
         opt.load_state_dict(state["opt"])
         step = state["step"]
         rng = resumed_crop_rng(rng, state, args.seed, ctx.rank)
-    net = ctx.wrap(pair)
+    net = ctx.wrap(nets)
     log = JsonlLog(args.run / "prior_log.jsonl")
     bar = tqdm(total=args.steps, initial=step, desc="stage 2 (priors)", disable=not ctx.is_main)
     while step < args.steps:
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, args.steps, args.lr, warmup=100)
-        top, bottom = _crop_batch(train_maps, args.crop, args.batch, rng)
-        loss_t, loss_b = net(top, bottom)
+        losses = net(_crop_batch(train_maps, args.crop, args.batch, rng))
         opt.zero_grad(set_to_none=True)
-        (loss_t + loss_b).backward()
+        sum(losses).backward()
         opt.step()
         step += 1
         bar.update(1)
         if ctx.is_main and (step % 50 == 0 or step == args.steps):
-            row = dict(step=step, bits_top=loss_t.item(), bits_bottom=loss_b.item())
+            bits = {f"bits_{n}": loss.item() for n, loss in zip(cfg.names, losses, strict=True)}
+            row = dict(step=step, **bits)
             if step % args.eval_every == 0 or step == args.steps:
                 row.update(validate(model, val_maps))
-                save_training_state(
-                    ckpt_path,
-                    opt,
-                    step,
-                    rng,
-                    prior_top=model.prior_top.state_dict(),
-                    prior_bottom=model.prior_bottom.state_dict(),
-                )
+                weights = {n: p.state_dict() for n, p in zip(names, model.priors(), strict=True)}
+                save_training_state(ckpt_path, opt, step, rng, **weights)
             log.write(**row)
-            bar.set_postfix(top=f"{row['bits_top']:.2f}", bottom=f"{row['bits_bottom']:.2f}")
+            bar.set_postfix({n: f"{b:.2f}" for n, b in zip(cfg.names, bits.values(), strict=True)})
     bar.close()
     ctx.barrier()
     ctx.close()

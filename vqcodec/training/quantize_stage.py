@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from vqcodec import zoo
 from vqcodec.coding.int_stepper import teacher_forced_bits
 from vqcodec.coding.intprior import IntPriorTorch, save_priors
-from vqcodec.model.codec import LEVELS, CodecModel
+from vqcodec.model.codec import CodecModel
 from vqcodec.model.config import ModelConfig
 from vqcodec.model.quantize import calibrate, quantize_prior
 from vqcodec.training.data import list_images, load_full, split_holdout
@@ -68,12 +68,12 @@ def quantize_model(folder: Path, data: Path, threads: int = 0) -> QuantizeReport
     train, val = split_holdout(list_images(data))
     calibration = _maps(model, train[::CALIBRATION_EVERY], CALIBRATION_SIDE)
     priors = {}
-    for level, net in enumerate(model.priors()):
+    for level, (name, net) in enumerate(zip(model.cfg.names, model.priors(), strict=True)):
         pairs = [(m[level], m[level - 1] if level else None) for m in calibration]
-        priors[LEVELS[level]] = quantize_prior(net, calibrate(net, pairs))
+        priors[name] = quantize_prior(net, calibrate(net, pairs))
     save_priors(priors, folder / zoo.INT_PRIOR_FILE)
     float_bits = int_bits = 0.0
-    ints = [IntPriorTorch(priors[level]) for level in LEVELS]
+    ints = [IntPriorTorch(priors[name]) for name in model.cfg.names]
     for maps in _maps(model, val, VALIDATION_SIDE):
         for level, net in enumerate(model.priors()):
             cond = maps[level - 1] if level else None

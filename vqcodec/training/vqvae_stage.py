@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from vqcodec.model.config import ModelConfig
+from vqcodec.model.config import ModelConfig, VQVAEConfig
 from vqcodec.model.vqvae import HierarchicalVQVAE
 from vqcodec.training.common import (
     JsonlLog,
@@ -36,6 +36,14 @@ def code_usage(idx: torch.Tensor, codes: int) -> tuple[float, int]:
     p = counts / counts.sum()
     ent = -(p[p > 0] * p[p > 0].log()).sum()
     return float(ent.exp()), int((counts == 0).sum())
+
+
+def usage_row(indices: list[torch.Tensor], cfg: VQVAEConfig) -> dict[str, float]:
+    """Log entries `ppl_<level>` and `unused_<level>` of every map (`code_usage`)."""
+    row: dict[str, float] = {}
+    for name, idx, codes in zip(cfg.names, indices, cfg.codes, strict=True):
+        row[f"ppl_{name}"], row[f"unused_{name}"] = code_usage(idx, codes)
+    return row
 
 
 @torch.no_grad()
@@ -119,17 +127,8 @@ def train_vqvae(args: VQVAETrainArgs, cfg: ModelConfig) -> Path:
         step += 1
         bar.update(1)
         if ctx.is_main and (step % 50 == 0 or step == args.steps):
-            ppl_t, dead_t = code_usage(out.idx_top, cfg.vqvae.codes_top)
-            ppl_b, dead_b = code_usage(out.idx_bottom, cfg.vqvae.codes_bottom)
-            row = dict(
-                step=step,
-                loss=loss.item(),
-                psnr=psnr(out.reconstruction, x),
-                ppl_top=ppl_t,
-                ppl_bottom=ppl_b,
-                unused_top=dead_t,
-                unused_bottom=dead_b,
-            )
+            row = dict(step=step, loss=loss.item(), psnr=psnr(out.reconstruction, x))
+            row |= usage_row(out.indices, cfg.vqvae)
             if step % args.eval_every == 0 or step == args.steps:
                 row["val_psnr"] = validate(model, val_paths)
                 save_training_state(ckpt_path, opt, step, data.rng, model=model.state_dict())
