@@ -243,8 +243,10 @@ def test_the_longest_header_is_within_max_header_bytes():
     header, size = bitstream.unpack_header(longest)
     assert size == bitstream.MAX_HEADER_BYTES and len(header.lengths) == tiles
     assert [len(r.lengths) for r in header.layers] == [streams] * layers
-    v5 = struct.pack("<3sBHIB", b"VQZ", 5, 1, 2, 0) + bytes([1, 1]) + five_byte_varint(0) * (
-        5 + maps * tiles + 2 + bitstream.MAX_STRIPES + 1
+    v5 = (
+        struct.pack("<3sBHIB", b"VQZ", 5, 1, 2, 0)
+        + bytes([1, 1])
+        + five_byte_varint(0) * (5 + maps * tiles + 2 + bitstream.MAX_STRIPES + 1)
     )
     assert len(v5) + 10 < bitstream.MAX_HEADER_BYTES
 
