@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from vqcodec import zoo
+from vqcodec import layers, zoo
 from vqcodec.errors import ModelError
 from vqcodec.format import bitstream
-from vqcodec.layers import RESIDUAL_LAYERS, Coded, Frame, Layer, refine
+from vqcodec.layers import Coded, Frame, Layer, refine
 from vqcodec.layers.maps import BaseImage, MapsLayer
 from vqcodec.model.codec import DEFAULT_TILE, Codec, EncodedImage, index_bytes
 
@@ -73,7 +73,7 @@ def channels_of(colour: int) -> int:
 def encode_layers(frame: Frame, settings: Settings) -> dict[str, Coded]:
     """Run the layers above the maps on `frame` (its image: the base; its original: the
     target) under `settings`; `frame.image` becomes what the decoder will show."""
-    return {layer.name: layer.encode(frame, settings.of(layer)) for layer in RESIDUAL_LAYERS}
+    return {layer.name: layer.encode(frame, settings.of(layer)) for layer in layers.RESIDUAL_LAYERS}
 
 
 @dataclass
@@ -102,8 +102,8 @@ class Analysis:
         entry = self.codec.entry
         header = bitstream.Header(entry.model_id, entry.fingerprint, self.colour, width, height,
                                   self.tile, lengths=())  # fmt: skip
-        layers = [(layer.layer_id, coded[layer.name]) for layer in RESIDUAL_LAYERS]
-        data = bitstream.assemble(header, self.image.streams, index_bytes(self.maps), layers)
+        parts = [(layer.layer_id, coded[layer.name]) for layer in layers.RESIDUAL_LAYERS]
+        data = bitstream.assemble(header, self.image.streams, index_bytes(self.maps), parts)
         return self._report(data, coded), frame.image
 
     def _report(self, data: bytes, coded: dict[str, Coded]) -> Compressed:
@@ -178,6 +178,6 @@ def decode(parsed: bitstream.Parsed, codec: Codec) -> np.ndarray:
     """A checked file (`vqcodec.format.vqz_input.read_vqz`) decoded by its model:
     H x W x 3 uint8."""
     frame, _ = decode_maps(parsed, codec)
-    for layer in RESIDUAL_LAYERS:
+    for layer in layers.RESIDUAL_LAYERS:
         layer.decode(frame, parsed.coded(layer.layer_id))
     return frame.image
