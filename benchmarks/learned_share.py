@@ -5,8 +5,9 @@
 
 The classical path is the same format with every learned component replaced by its classical
 counterpart: a flat grey base image (128) instead of the code maps' synthesis, then the same
-layers above it (`vqcodec.layers.RESIDUAL_LAYERS`: the DCT refinement and the Wiener filter),
-swept over refinement steps. Its files are the layers' bytes plus a 30-byte header (no maps).
+layers above it (`vqcodec.layers.RESIDUAL_LAYERS`: the DCT refinement and the Wiener filter;
+the learned restoration network left out), swept over refinement steps. Its files are the
+layers' bytes plus a 30-byte header (no maps).
 BD-rate (PSNR) of the ladder against that curve: negative is what the learned parts save.
 Kodak is evaluation data: nothing here is tuned on it.
 """
@@ -34,13 +35,14 @@ from vqcodec.pipeline import Settings, analyse, encode_layers
 CLASSICAL_STEPS = (512, 384, 256, 192, 160, 128, 96, 80, 64, 48, 40, 32, 24, 16, 12, 8)
 HEADER_BYTES = 30  # a header with no code maps: magic, version, size, layer lengths, checks
 FLAT = 128
+LEARNED_LAYERS = frozenset({"restore-net"})  # left out of the classical path
 
 
 def classical(rgb: np.ndarray, step: float) -> tuple[float, float]:
     """(bpp, PSNR) of the layers above the maps on a flat grey base at `step`."""
     height, width = rgb.shape[:2]
     frame = Frame(width, height, 3, np.full_like(rgb, FLAT), rgb)
-    coded = encode_layers(frame, Settings(step))
+    coded = encode_layers(frame, Settings(step, without=LEARNED_LAYERS))
     nbytes = HEADER_BYTES + sum(len(s) for c in coded.values() for s in c.streams)
     return 8 * nbytes / (width * height), psnr_rgb(rgb, frame.image)
 

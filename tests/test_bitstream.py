@@ -7,24 +7,27 @@ import pytest
 from vqcodec.errors import CorruptStreamError, FormatError, FormatLimitError
 from vqcodec.format import bitstream, schema
 from vqcodec.format.bitstream import Header
+from vqcodec.format.bitstream import LayerRecord as Record
 
 HEADER = Header(model_id=3, fingerprint=0xDEADBEEF, colour=bitstream.COLOUR_GRAY, width=768,
                 height=512, tile=32, lengths=((5, 7), (1, 0), (300, 2)))  # fmt: skip
 V2 = Header(model_id=3, fingerprint=0xDEADBEEF, colour=bitstream.COLOUR_RGB, width=768,
             height=512, tile=32, lengths=((5, 7), (1, 0)), version=2)  # fmt: skip
-REFINED = Header(model_id=2, fingerprint=0xCAFE, colour=bitstream.COLOUR_RGB, width=768,
-                 height=1100, tile=32, lengths=((5, 7),), refine_step=160,
-                 refine_lengths=(40, 0, 3), filter_length=9)  # fmt: skip
+LEGACY = (Record(1, 160, (40, 0, 3)), Record(3, 0, (9,)))  # refinement, Wiener filter
+LAYERED = Header(model_id=2, fingerprint=0xCAFE, colour=bitstream.COLOUR_RGB, width=768,
+                 height=1100, tile=32, lengths=((5, 7),),
+                 layers=(LEGACY[0], Record(2, 1), LEGACY[1]))  # fmt: skip
+V5 = Header(model_id=2, fingerprint=0xCAFE, colour=bitstream.COLOUR_RGB, width=768,
+            height=1100, tile=32, lengths=((5, 7),), layers=LEGACY, version=5)  # fmt: skip
 V3 = Header(model_id=2, fingerprint=0xCAFE, colour=bitstream.COLOUR_RGB, width=768,
-            height=1100, tile=32, lengths=((5, 7),), refine_step=160, refine_lengths=(40, 0, 3),
-            version=3)  # fmt: skip
+            height=1100, tile=32, lengths=((5, 7),), layers=LEGACY[:1], version=3)  # fmt: skip
 V1 = Header(model_id=1, fingerprint=0x12345678, colour=bitstream.COLOUR_RGB, width=96,
             height=64, tile=0, lengths=((5, 7),), arithmetic=bitstream.ARITHMETIC_FLOAT,
             version=1)  # fmt: skip
 
 
-ALL = [HEADER, REFINED, V3, V2, V1]
-IDS = ["v4", "v4-refined-filtered", "v3-refined", "v2", "v1"]
+ALL = [HEADER, LAYERED, V5, V3, V2, V1]
+IDS = ["v6", "v6-layers", "v5-refined-filtered", "v3-refined", "v2", "v1"]
 
 
 def streams_of(header: Header) -> list[list[bytes]]:
@@ -32,18 +35,13 @@ def streams_of(header: Header) -> list[list[bytes]]:
             for t, tile in enumerate(header.lengths)]  # fmt: skip
 
 
-def refinement_of(header: Header) -> list[bytes]:
-    return [bytes([97 + s]) * n for s, n in enumerate(header.refine_lengths)]
-
-
-def filter_of(header: Header) -> bytes:
-    return b"f" * header.filter_length
+def layer_streams_of(header: Header) -> list[tuple[bytes, ...]]:
+    return [tuple(bytes([97 + 8 * r.layer + s]) * n for s, n in enumerate(r.lengths))
+            for r in header.layers]  # fmt: skip
 
 
 def packed(header: Header = HEADER) -> bytes:
-    return bitstream.pack(
-        header, streams_of(header), 1234, refinement_of(header), filter_of(header)
-    )
+    return bitstream.pack(header, streams_of(header), 1234, layer_streams_of(header))
 
 
 @pytest.mark.parametrize("header", ALL, ids=IDS)
@@ -51,35 +49,70 @@ def test_roundtrip(header):
     parsed = bitstream.unpack(packed(header))
     assert parsed.header == header
     assert (parsed.streams, parsed.crc) == (streams_of(header), 1234)
-    assert parsed.refinement == refinement_of(header)
-    assert parsed.filter_stream == filter_of(header)
-    assert parsed.layers == [*refinement_of(header), filter_of(header)]
+    assert list(parsed.layer_streams) == layer_streams_of(header)
+    assert parsed.layers == [s for streams in layer_streams_of(header) for s in streams]
+    for record, streams in zip(header.layers, layer_streams_of(header), strict=True):
+        assert parsed.coded(record.layer) == bitstream.Coded(record.param, streams)
+    assert parsed.coded(7) == bitstream.ABSENT
 
 
-def test_refinement_lengths_must_match_the_streams():
-    with pytest.raises(ValueError, match="refinement"):
-        bitstream.pack(REFINED, streams_of(REFINED), 1234, [b"x"])
-    with pytest.raises(ValueError, match="filter"):
-        bitstream.pack(REFINED, streams_of(REFINED), 1234, refinement_of(REFINED), b"x")
+def test_formats_3_to_5_write_their_layers_in_fields_of_their_own():
+    """Format 5's bytes are what format 5 always wrote: the refinement's step, stripe count and
+    lengths, then the filter's length, after the map lengths."""
+    fields = V5.pack_fields()
+    maps = b"".join(schema.varint(n) for n in (32, 2, 1, 5, 7))
+    assert fields.endswith(maps + bytes([160 & 0x7F | 0x80, 1, 3, 40, 0, 3, 9]))
+    with pytest.raises(ValueError, match="cannot hold layers"):
+        Header(**{**V5.__dict__, "layers": LAYERED.layers}).pack_fields()
+
+
+def test_format_6_writes_layer_records():
+    fields = LAYERED.pack_fields()
+    records = bytes([3, 1, 160 & 0x7F | 0x80, 1, 3, 40, 0, 3, 2, 1, 0, 3, 0, 1, 9])
+    assert fields.endswith(records)
+    assert HEADER.pack_fields().endswith(bytes([0]))  # no layers: a count of 0
+
+
+def test_layer_lengths_must_match_the_streams():
+    with pytest.raises(ValueError, match="layer stream lengths"):
+        bitstream.pack(LAYERED, streams_of(LAYERED), 1234, [(b"x",)])
 
 
 def test_refinement_stripe_count_is_bounded():
-    data = packed(REFINED)
-    end = bitstream.unpack_header(data)[1] - bitstream.trailer(REFINED.version).size
+    data = packed(V5)
+    end = bitstream.unpack_header(data)[1] - bitstream.trailer(V5.version).size
     stripes_at = end - 1 - 3 - 1  # varints: stripes (3), lengths 40, 0, 3, filter 9
     assert data[stripes_at] == 3
     with pytest.raises(FormatError, match="refinement stripes"):
         bitstream.unpack(_refield(data, stripes_at, 0))
 
 
-def test_crc_covers_the_refinement_and_the_filter():
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        ((Record(2), Record(1)), "not increasing"),
+        ((Record(1), Record(1)), "not increasing"),
+        ((Record(0),), "not increasing"),
+        (tuple(Record(i) for i in range(1, 10)), "9 layers"),
+        ((Record(1, 4, (0,) * 65),), "over 64 streams"),
+    ],
+)
+def test_layer_records_the_container_forbids(layers, message):
+    header = Header(2, 0, 0, 64, 64, 4, ((0, 0),), layers=layers)
+    with pytest.raises(FormatLimitError, match=message):
+        bitstream.pack(header, [[b"", b""]], 0, [(b"",) * len(r.lengths) for r in layers])
+    with pytest.raises(FormatError, match=message.split()[-1]):
+        bitstream.unpack(forged(header))
+
+
+def test_crc_covers_the_layers():
     assert bitstream.crc_of(b"h", b"i", [b"r"]) != bitstream.crc_of(b"h", b"i", [b"s"])
     assert bitstream.crc_of(b"h", b"i") == bitstream.crc_of(b"h", b"i", [])
 
 
 def test_header_is_compact_and_names_its_arithmetic():
     data = packed()
-    assert data[3] == bitstream.VERSION == 5
+    assert data[3] == bitstream.VERSION == 6
     assert data[11:13] == bytes([bitstream.ARITHMETIC_INT8_PRIOR, bitstream.CODER_RANGE_2_23])
     payload = sum(sum(t) for t in HEADER.lengths)
     assert len(data) - payload <= 45  # six streams of a Kodak-sized image
@@ -194,18 +227,28 @@ def five_byte_varint(v: int) -> bytes:
 
 
 def test_the_longest_header_is_within_max_header_bytes():
-    """Every varint spelled with 5 bytes and the most streams and stripes the parser accepts."""
-    maps, tiles, stripes = 2, bitstream.MAX_STREAMS // 2, bitstream.MAX_STRIPES
-    fields = struct.pack("<3sBHIB", b"VQZ", 5, 1, 2, 0) + bytes([1, 1])
+    """Every varint spelled with 5 bytes and the most streams, layers and layer streams the
+    parser accepts (format 6; format 5's legacy fields take fewer)."""
+    maps, tiles = 2, bitstream.MAX_STREAMS // 2
+    layers, streams = schema.MAX_LAYERS, schema.MAX_LAYER_STREAMS
+    fields = struct.pack("<3sBHIB", b"VQZ", 6, 1, 2, 0) + bytes([1, 1])
     fields += b"".join(five_byte_varint(v) for v in (4, 4, 4, maps, tiles))
     fields += five_byte_varint(0) * (maps * tiles)
-    fields += five_byte_varint(8) + five_byte_varint(stripes) + five_byte_varint(0) * stripes
-    fields += five_byte_varint(0)  # filter length
+    fields += five_byte_varint(layers)
+    for layer in range(1, layers + 1):
+        fields += b"".join(five_byte_varint(v) for v in (layer, 0, streams))
+        fields += five_byte_varint(0) * streams
     longest = fields + struct.pack("<HII", bitstream.header_check(fields), 0, 0)
     assert len(longest) == bitstream.MAX_HEADER_BYTES
     header, size = bitstream.unpack_header(longest)
     assert size == bitstream.MAX_HEADER_BYTES and len(header.lengths) == tiles
-    assert len(header.refine_lengths) == stripes
+    assert [len(r.lengths) for r in header.layers] == [streams] * layers
+    v5 = (
+        struct.pack("<3sBHIB", b"VQZ", 5, 1, 2, 0)
+        + bytes([1, 1])
+        + five_byte_varint(0) * (5 + maps * tiles + 2 + bitstream.MAX_STRIPES + 1)
+    )
+    assert len(v5) + 10 < bitstream.MAX_HEADER_BYTES
 
 
 def test_unpack_header_refuses_what_unpack_refuses():

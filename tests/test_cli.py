@@ -78,7 +78,7 @@ def test_real_process_exit_status_and_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "vqcodec.cli", "decode", str(bad)],
                           capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 1
-    expected = "error: unsupported .vqz format version 7 (this reader knows 1, 2, 3, 4, 5)"
+    expected = "error: unsupported .vqz format version 7 (this reader knows 1, 2, 3, 4, 5, 6)"
     assert proc.stderr.strip() == expected
     assert not (tmp_path / "bad.png").exists()
 

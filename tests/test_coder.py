@@ -82,13 +82,15 @@ def decode_golden(path: Path) -> dict[str, list[coder.Coded]]:
     parsed = bitstream.unpack(data)
     with coder.recording() as maps:
         decode_indices(data)
-    assert len(parsed.refinement) <= 1  # the golden crop is one stripe
+    refinement = parsed.coded(bitstream.REFINEMENT_ID).streams
+    assert len(refinement) <= 1  # the golden crop is one stripe
     with coder.recording() as coefficients:
-        for stream in parsed.refinement:
+        for stream in refinement:
             height, width = parsed.header.height, parsed.header.width
             refine.decode_stripe(stream, 3, -(-height // 8), -(-width // 8))
     with coder.recording() as filters:
-        restore.decode(parsed.filter_stream, 3)
+        for stream in parsed.coded(bitstream.FILTER_ID).streams:
+            restore.decode(stream, 3)
     return {"maps": maps, "coefficients": coefficients, "filter": filters}
 
 
@@ -275,7 +277,8 @@ def test_reference_range_coder_reproduces_golden_streams(golden_calls, version, 
     """From the recorded tables, the reference decoder reads the coder's symbols and the
     reference encoder writes the golden stream's bytes."""
     parsed = bitstream.unpack(GOLDENS[version].read_bytes())
-    stream = parsed.filter_stream if kind == "filter" else parsed.refinement[0]
+    layer = bitstream.FILTER_ID if kind == "filter" else bitstream.REFINEMENT_ID
+    stream = parsed.coded(layer).streams[0]
     calls = golden_calls[version][kind]
     decoder, encoder = ReferenceDecoder(stream), ReferenceEncoder()
     for coded in calls:

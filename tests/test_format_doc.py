@@ -34,6 +34,7 @@ DATA = Path(__file__).parent / "data"
 MODELS = Path(__file__).resolve().parents[1] / "models"
 GOLDEN_FILES = sorted(DATA.glob("*.vqz"))
 FILTERED = DATA / "golden_v4_filtered.vqz"
+GOLDEN_V6 = DATA / "golden_v6_layers.vqz"
 MASK64 = (1 << 64) - 1
 
 
@@ -44,6 +45,7 @@ MASK64 = (1 << 64) - 1
 MAX_SIDE, MAX_PIXELS = 16384, 1 << 24
 MIN_TILE, MAX_TILE, MAX_MAPS, MAX_STREAMS, MAX_STRIPES = 4, 128, 8, 1 << 17, 64
 MAX_TILE_CODES = 1 << 16
+MAX_LAYERS, MAX_LAYER_STREAMS = 8, 64
 
 
 class Malformed(Exception):
@@ -76,7 +78,7 @@ def parse(data: bytes) -> dict:
     if c.take(3) != b"VQZ":
         raise Malformed("magic")
     version = c.take(1)[0]
-    if version not in (1, 2, 3, 4, 5):
+    if version not in (1, 2, 3, 4, 5, 6):
         raise Malformed("version")
     model_id, fingerprint, flags = struct.unpack("<HIB", c.take(7))
     h = {"version": version, "model_id": model_id, "fingerprint": fingerprint}
@@ -86,7 +88,7 @@ def parse(data: bytes) -> dict:
             raise Malformed("flags")
         width, height, top, bottom = (c.varint() for _ in range(4))
         h |= {"width": width, "height": height, "tile": 0, "lengths": [[top, bottom]]}
-        h |= {"refine_step": 0, "refine_lengths": [], "filter_length": 0}
+        h["layers"] = []
     else:
         if flags >> 2:
             raise Malformed("flags")
@@ -97,14 +99,7 @@ def parse(data: bytes) -> dict:
             raise Malformed("layout")
         lengths = [[c.varint() for _ in range(maps)] for _ in range(tiles)]
         h |= {"width": width, "height": height, "tile": tile, "lengths": lengths}
-        h["refine_step"] = c.varint() if version >= 3 else 0
-        h["refine_lengths"] = []
-        if h["refine_step"]:
-            stripes = c.varint()
-            if not 1 <= stripes <= MAX_STRIPES:
-                raise Malformed("stripes")
-            h["refine_lengths"] = [c.varint() for _ in range(stripes)]
-        h["filter_length"] = c.varint() if version >= 4 else 0
+        h["layers"] = layer_records(c) if version >= 6 else legacy_layers(c, version)
     if h["colour"] > 1:
         raise Malformed("colour")
     fields = data[: c.pos]
@@ -117,7 +112,7 @@ def parse(data: bytes) -> dict:
         raise Malformed("size")
     if version >= 2 and h["tile"] > MAX_TILE:
         raise Malformed("tile")
-    payload = sum(map(sum, h["lengths"])) + sum(h["refine_lengths"]) + h["filter_length"]
+    payload = sum(map(sum, h["lengths"])) + sum(sum(lengths) for _, _, lengths in h["layers"])
     if payload > 16 * width * height + 4096:
         raise Malformed("payload limit")
     if len(data) != c.pos + payload:
@@ -131,13 +126,54 @@ def parse(data: bytes) -> dict:
         for n in tile_lengths:
             h["streams"][-1].append(data[pos : pos + n])
             pos += n
-    h["refinement"] = []
-    for n in h["refine_lengths"]:
-        h["refinement"].append(data[pos : pos + n])
-        pos += n
-    h["filter"] = data[pos:]
+    h["layer_streams"] = []
+    for _, _, lengths in h["layers"]:
+        h["layer_streams"].append([])
+        for n in lengths:
+            h["layer_streams"][-1].append(data[pos : pos + n])
+            pos += n
     h["fields"] = fields
-    return h
+    return h | named_layers(h)
+
+
+def layer_records(c: Cursor) -> list[tuple[int, int, list[int]]]:
+    """Format 6: count, then (layer id, param, stream count, lengths) per record."""
+    count = c.varint()
+    if count > MAX_LAYERS:
+        raise Malformed("layers")
+    records = []
+    for _ in range(count):
+        layer, param, streams = c.varint(), c.varint(), c.varint()
+        if streams > MAX_LAYER_STREAMS or layer <= (records[-1][0] if records else 0):
+            raise Malformed("layer record")
+        records.append((layer, param, [c.varint() for _ in range(streams)]))
+    return records
+
+
+def legacy_layers(c: Cursor, version: int) -> list[tuple[int, int, list[int]]]:
+    """Formats 3-5: refine_step [stripes, lengths], filter_length as records 1 and 3."""
+    records = []
+    if version >= 3 and (step := c.varint()):
+        stripes = c.varint()
+        if not 1 <= stripes <= MAX_STRIPES:
+            raise Malformed("stripes")
+        records.append((1, step, [c.varint() for _ in range(stripes)]))
+    if version >= 4 and (length := c.varint()):
+        records.append((3, 0, [length]))
+    return records
+
+
+def named_layers(h: dict) -> dict:
+    """The refinement (id 1), network (id 2) and filter (id 3) of the records, by name."""
+    records = zip(h["layers"], h["layer_streams"], strict=True)
+    found = {layer: (param, streams) for (layer, param, _), streams in records}
+    step, refinement = found.get(1, (0, []))
+    return {
+        "refine_step": step,
+        "refinement": refinement,
+        "restore_net": found.get(2, (0, []))[0],
+        "filter": b"".join(found.get(3, (0, [b""]))[1]),
+    }
 
 
 def map_sizes(width: int, height: int, stride: int) -> list[tuple[int, int]]:
@@ -240,7 +276,7 @@ class RangeDecoder:
 
 @cache
 def model_assets(model_id: int) -> tuple[dict, dict]:
-    """(config with defaults, prior tensors) of a model of models/zoo.json (section 9)."""
+    """(config with defaults, prior tensors) of a model of models/zoo.json (section 10)."""
     zoo = json.loads((MODELS / "zoo.json").read_text())
     (entry,) = [m for m in zoo["models"] if m["id"] == model_id]
     cfg = json.loads((MODELS / entry["name"] / "config.json").read_text())
@@ -374,7 +410,8 @@ def decode_maps(h: dict, log: list | None = None) -> list[np.ndarray]:
 
 def crc_of(h: dict, maps: list[np.ndarray]) -> int:
     indices = b"".join(m.astype("<u2").tobytes() for m in maps)
-    return zlib.crc32(h["fields"] + indices + b"".join(h["refinement"]) + h["filter"])
+    layers = b"".join(s for streams in h["layer_streams"] for s in streams)
+    return zlib.crc32(h["fields"] + indices + layers)
 
 
 # section 6: the refinement layer
@@ -477,7 +514,86 @@ def refine_pixels(base: np.ndarray, q: np.ndarray, step_q: int) -> np.ndarray:
     return np.clip(np.round(base + residual), 0, 255).astype(np.uint8)
 
 
-# section 7: the restoration filter
+# section 7: the restoration network
+
+
+def network_of(net_id: int) -> tuple[dict, dict]:
+    """(config, tensors) of a registry network (sections 7.1, 10.1)."""
+    from safetensors import safe_open
+
+    entry = next(n for n in json.loads((MODELS / "zoo.json").read_text())["networks"]
+                 if n["id"] == net_id)  # fmt: skip
+    path = MODELS / entry["name"] / "weights.safetensors"
+    with safe_open(str(path), "np") as f:
+        meta = f.metadata()
+    assert meta["format"] == "vqcodec-restore-net-1"
+    return json.loads(meta["config"]), load_file(str(path))
+
+
+def conv3x3_float(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """(in, h, w) -> (out, h, w): 3x3, zero padding 1, float32."""
+    cin, h, w = x.shape
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    cols = np.stack([padded[:, dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], 1)
+    out = weight.reshape(len(weight), cin * 9) @ cols.reshape(cin * 9, h * w)
+    return (out + bias[:, None]).reshape(-1, h, w).astype(np.float32)
+
+
+def network_window(x: np.ndarray, step: float, config: dict, t: dict) -> np.ndarray:
+    """Section 7.2 on one window: x (3, h, w) float32 in [0, 1], h and w even."""
+    c, layers = config["channels"], config["layers"]
+    v = np.float32((np.log2(step) - 5.0) / 2.0)
+    hidden = t["film.0.weight"][:, 0] * v + t["film.0.bias"]
+    hidden = hidden / (1 + np.exp(-hidden))
+    g = (t["film.2.weight"] @ hidden + t["film.2.bias"]).astype(np.float32)
+    scale = [g[2 * i * c : (2 * i + 1) * c, None, None] for i in range(layers - 1)]
+    shift = [g[(2 * i + 1) * c : (2 * i + 2) * c, None, None] for i in range(layers - 1)]
+    _, h, w = x.shape
+    half = np.stack([x[ch, dy::2, dx::2] - np.float32(0.5)
+                     for ch in range(3) for dy in range(2) for dx in range(2)])  # fmt: skip
+    rows, cols = np.arange(h // 2)[:, None] % 4, np.arange(w // 2)[None, :] % 4
+    planes = [rows == 0, rows == 3, cols == 0, cols == 3]
+    planes = np.stack([np.broadcast_to(p, (h // 2, w // 2)) for p in planes]).astype(np.float32)
+    f = conv3x3_float(np.concatenate([half, planes]), t["head.weight"], t["head.bias"])
+    f = np.maximum(f * (1 + scale[0]) + shift[0], 0)
+    for i in range(1, layers - 1):
+        f = conv3x3_float(f, t[f"body.{i - 1}.weight"], t[f"body.{i - 1}.bias"])
+        f = np.maximum(f * (1 + scale[i]) + shift[i], 0)
+    r = conv3x3_float(f, t["tail.weight"], t["tail.bias"])
+    y = x.copy()
+    for ch in range(3):
+        for dy in range(2):
+            for dx in range(2):
+                y[ch, dy::2, dx::2] += r[4 * ch + 2 * dy + dx]
+    return y
+
+
+def network_pixels(img: np.ndarray, step_q: int, net_id: int) -> np.ndarray:
+    """Section 7.3: the network over an H x W x 3 uint8 image in windows."""
+    config, t = network_of(net_id)
+    height, width = img.shape[:2]
+    halo = 8 * -(-2 * config["layers"] // 8)
+    step = step_q / 4 if step_q else 512.0
+    out = np.empty_like(img)
+    for y0 in range(0, height, 512):
+        for x0 in range(0, width, 512):
+            y1, x1 = min(y0 + 512, height), min(x0 + 512, width)
+            ya, xa, yb, xb = (
+                max(y0 - halo, 0),
+                max(x0 - halo, 0),
+                min(y1 + halo, height),
+                min(x1 + halo, width),
+            )
+            crop = np.pad(
+                img[ya:yb, xa:xb], ((0, (yb - ya) % 2), (0, (xb - xa) % 2), (0, 0)), "edge"
+            )
+            x = crop.transpose(2, 0, 1).astype(np.float32) / np.float32(255)
+            y = network_window(x, step, config, t)[:, y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+            out[y0:y1, x0:x1] = np.clip(np.round(y * np.float32(255)), 0, 255).transpose(1, 2, 0)
+    return out
+
+
+# section 8: the restoration filter
 
 OFFSETS = [(0, 1), (0, 2)] + [(dy, dx) for dy in (1, 2) for dx in range(-2, 3)]
 
@@ -500,7 +616,7 @@ def decode_filter(data: bytes, channels: int, log: list) -> list:
 
 
 def filter_pixels(img: np.ndarray, weights: list, classes: np.ndarray) -> np.ndarray:
-    """Section 7.3, in float32."""
+    """Section 8.3, in float32."""
     channels = len(weights)
     planes = img.astype(np.float32) @ COLOUR[:channels].T.astype(np.float32)
     delta = np.zeros(planes.shape, np.float32)
@@ -551,7 +667,7 @@ def format5_of(path: Path) -> bytes:
     mine = parse(path.read_bytes())
     mine["fields"] = h5.pack_fields()
     crc = crc_of(mine, decoded(path)[0])
-    return bitstream.pack(h5, parsed.streams, crc, parsed.refinement, parsed.filter_stream)
+    return bitstream.pack(h5, parsed.streams, crc, parsed.layer_streams)
 
 
 @pytest.mark.parametrize("path", GOLDEN_FILES, ids=lambda p: p.name)
@@ -566,11 +682,11 @@ def test_headers_parse_as_written(path):
         e.version, e.model_id, e.fingerprint, e.colour)  # fmt: skip
     assert (h["width"], h["height"], h["tile"]) == (e.width, e.height, e.tile)
     assert [tuple(t) for t in h["lengths"]] == [tuple(t) for t in e.lengths]
-    assert (h["refine_step"], tuple(h["refine_lengths"]), h["filter_length"]) == (
-        e.refine_step, e.refine_lengths, e.filter_length)  # fmt: skip
+    assert [(i, p, tuple(n)) for i, p, n in h["layers"]] == [
+        (r.layer, r.param, r.lengths) for r in e.layers]  # fmt: skip
     assert h["crc32"] == expected.crc and h["fields"] == expected.header_fields
-    assert h["streams"] == expected.streams and h["refinement"] == expected.refinement
-    assert h["filter"] == expected.filter_stream
+    assert h["streams"] == expected.streams
+    assert [tuple(s) for s in h["layer_streams"]] == list(expected.layer_streams)
 
 
 def test_a_format_5_header_parses_as_written_and_damage_is_refused():
@@ -579,7 +695,7 @@ def test_a_format_5_header_parses_as_written_and_damage_is_refused():
     data = format5_of(FILTERED)
     h, e = parse(data), bitstream.unpack(data)
     assert h["version"] == 5 and h["crc32"] == e.crc and h["fields"] == e.header_fields
-    assert h["refinement"] == e.refinement and h["filter"] == e.filter_stream
+    assert [tuple(s) for s in h["layer_streams"]] == list(e.layer_streams)
     assert h["streams"] == parse(FILTERED.read_bytes())["streams"]
     assert crc_of(h, decoded(FILTERED)[0]) == h["crc32"]
     for at in (0, 3, 12, len(h["fields"]), len(data) - 1):  # magic .. header .. payload
@@ -660,7 +776,7 @@ def test_refinement_and_filter_decode_as_written():
     for (_, mine), (_, table) in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(mine, table)
 
-    # pixels: the base image is the float synthesis network's (section 8), the rest ours
+    # pixels: the base image is the float synthesis network's (section 9), the rest ours
     header, codec, maps = decode_indices(data)
     assert isinstance(header, bitstream.Header)
     base = codec.synthesize(maps, h["width"], h["height"])
@@ -672,3 +788,42 @@ def test_refinement_and_filter_decode_as_written():
     theirs_px = np.asarray(decompress(data).convert("RGB")).astype(int)
     assert np.abs(ours_px - theirs_px).max() <= 1
     assert np.mean(ours_px == theirs_px) > 0.99
+
+
+def test_the_network_and_the_layers_of_a_format_6_file_as_written():
+    """golden v6: refinement, network, filter from the document on vqcodec's synthesized base
+    give vqcodec's pixels (within one level)."""
+    from vqcodec.api import decode_indices, decompress
+    from vqcodec.layers import restore_net
+
+    data = GOLDEN_V6.read_bytes()
+    h = parse(data)
+    assert [layer for layer, _, _ in h["layers"]] == [1, 2, 3]
+    _, codec, maps = decode_indices(data)
+    base = codec.synthesize(maps, h["width"], h["height"])
+    bh, bw = -(-h["height"] // 8), -(-h["width"] // 8)
+    q = decode_stripe(h["refinement"][0], 3, bh, bw, [])
+    refined = refine_pixels(base, q, h["refine_step"])
+    ours = network_pixels(refined, h["refine_step"], h["restore_net"])
+    net = restore_net.load(MODELS / "restore-net-1" / "weights.safetensors")
+    theirs = net.apply(refined, h["refine_step"] / 4)
+    assert np.abs(ours.astype(int) - theirs).max() <= 1 and np.mean(ours == theirs) > 0.99
+    nonzero = np.count_nonzero(q, axis=-1)
+    level = (nonzero >= 1).astype(np.intp) + (nonzero >= 2) + (nonzero >= 4)
+    classes = np.repeat(np.repeat(level, 8, 1), 8, 2)[:, : h["height"], : h["width"]]
+    pixels = filter_pixels(ours, decode_filter(h["filter"], 3, []), classes).astype(int)
+    expected = np.asarray(decompress(data).convert("RGB")).astype(int)
+    assert np.abs(pixels - expected).max() <= 1 and np.mean(pixels == expected) > 0.99
+
+
+def test_the_network_in_windows_is_the_document_s_on_a_larger_image():
+    """Three windows across, odd sizes: the halo, the edge padding and the block phase."""
+    from vqcodec.layers import restore_net
+
+    rng = np.random.default_rng(7)
+    img = (rng.integers(0, 256, (37, 1, 3)) + rng.integers(-20, 20, (37, 1100, 3))).clip(0, 255)
+    img = img.astype(np.uint8)
+    net = restore_net.load(MODELS / "restore-net-1" / "weights.safetensors")
+    ours = network_pixels(img, 96, 1)
+    theirs = net.apply(img, 24.0)
+    assert np.abs(ours.astype(int) - theirs).max() <= 1 and np.mean(ours == theirs) > 0.99

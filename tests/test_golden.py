@@ -14,6 +14,10 @@ refinement layer at step 24, by `python -m tests.test_golden --write-v3`. Its in
 refinement's integer coefficients are pinned by sha256; its pixels (float synthesis plus a float
 inverse DCT) to +-2 levels.
 
+Format 6: `tests/data/golden_v6_layers.vqz`, the same crop, model and step with every layer the
+encoder runs today (refinement, restoration network, Wiener filter) as layer records, by
+`python -m tests.test_golden --write-v6`; pixels to +-2.
+
 Format 4: `tests/data/golden_v4_filtered.vqz`, the same crop, model and step with the restoration
 filter the encoder chose for it, by `python -m tests.test_golden --write-v4`. Indices and
 coefficients are pinned as in format 3, the filter's integer weights exactly; pixels to +-2.
@@ -135,14 +139,14 @@ def test_format_1_reader_decodes_a_file_written_on_this_machine():
 
 def v3_coefficients(data: bytes) -> np.ndarray:
     parsed = bitstream.unpack(data)
-    (stream,) = parsed.refinement
+    (stream,) = parsed.coded(bitstream.REFINEMENT_ID).streams
     blocks = [-(-n // refine.BLOCK) for n in (parsed.header.height, parsed.header.width)]
     return refine.decode_stripe(stream, 3, *blocks)
 
 
 def test_golden_v3_refinement_is_what_the_coder_writes_today():
     data = GOLDEN_V3.read_bytes()
-    (stream,) = bitstream.unpack(data).refinement
+    (stream,) = bitstream.unpack(data).coded(bitstream.REFINEMENT_ID).streams
     assert refine.encode_stripe(v3_coefficients(data)) == stream
 
 
@@ -166,6 +170,7 @@ V4_FILTER = (  # one filter per channel (none per class on so small an image)
 
 
 GOLDEN_V5 = DATA / "golden_v5_filtered.vqz"
+GOLDEN_V6 = DATA / "golden_v6_layers.vqz"
 
 
 @pytest.mark.parametrize("version", [3, 4, 5])
@@ -175,12 +180,13 @@ def test_golden_refined_files_decode_to_their_indices_coefficients_and_pixels(ve
     golden = {3: GOLDEN_V3, 4: GOLDEN_V4, 5: GOLDEN_V5}[version]
     data = golden.read_bytes()
     header, codec, maps = decode_indices(data)
-    assert (header.version, header.refine_step, codec.entry.name) == (version, 96, V3_MODEL)
+    step_q = header.record(bitstream.REFINEMENT_ID).param
+    assert (header.version, step_q, codec.entry.name) == (version, 96, V3_MODEL)
     assert hashlib.sha256(index_bytes(maps)).hexdigest() == V3_SHA256["indices"]
     coefficients = v3_coefficients(data).astype("<i4").tobytes()
     assert hashlib.sha256(coefficients).hexdigest() == V3_SHA256["coefficients"]
     if version >= 4:
-        filt = restore.decode(bitstream.unpack(data).filter_stream, 3)
+        filt = restore.decode(bitstream.unpack(data).coded(bitstream.FILTER_ID).streams[0], 3)
         assert filt.weights == V4_FILTER
     pixels = np.asarray(vqcodec.decompress(data)).astype(int)
     expected = np.asarray(Image.open(golden.with_suffix(".png"))).astype(int)
@@ -192,13 +198,39 @@ def write_golden_v4() -> None:
     data = vqcodec.compress_image(golden_crop(), model=V3_MODEL, tile=4, refine_step=V3_STEP).data
     GOLDEN_V4.write_bytes(data)
     vqcodec.decompress(data).save(GOLDEN_V4.with_suffix(".png"))
-    print("filter", restore.decode(bitstream.unpack(data).filter_stream, 3).weights)
+    (stream,) = bitstream.unpack(data).coded(bitstream.FILTER_ID).streams
+    print("filter", restore.decode(stream, 3).weights)
 
 
-def test_golden_v5_is_what_the_encoder_writes_today():
+def test_golden_v5_holds_the_format_4_file_s_streams():
+    assert (
+        bitstream.unpack(GOLDEN_V5.read_bytes()).layers
+        == bitstream.unpack(GOLDEN_V4.read_bytes()).layers
+    )
+
+
+def test_golden_v6_is_what_the_encoder_writes_today():
+    """Format 6: the same crop with every layer the encoder runs (refinement, restoration
+    network, Wiener filter on the network's output) as generic layer records."""
     data = vqcodec.compress_image(golden_crop(), model=V3_MODEL, tile=4, refine_step=V3_STEP).data
-    assert data == GOLDEN_V5.read_bytes()
-    assert bitstream.unpack(data).layers == bitstream.unpack(GOLDEN_V4.read_bytes()).layers
+    assert data == GOLDEN_V6.read_bytes()
+    parsed = bitstream.unpack(data)
+    assert [r.layer for r in parsed.header.layers] == [1, 2, 3]
+    v5 = bitstream.unpack(GOLDEN_V5.read_bytes())
+    assert parsed.coded(bitstream.REFINEMENT_ID) == v5.coded(bitstream.REFINEMENT_ID)
+
+
+def test_golden_v6_decodes_to_its_pixels():
+    pixels = np.asarray(vqcodec.decompress(GOLDEN_V6.read_bytes())).astype(int)
+    expected = np.asarray(Image.open(GOLDEN_V6.with_suffix(".png"))).astype(int)
+    assert pixels.shape == expected.shape and np.abs(pixels - expected).max() <= 2
+
+
+def write_golden_v6() -> None:
+    """Write the format 6 golden file (once, when format 6 was introduced)."""
+    data = vqcodec.compress_image(golden_crop(), model=V3_MODEL, tile=4, refine_step=V3_STEP).data
+    GOLDEN_V6.write_bytes(data)
+    vqcodec.decompress(data).save(GOLDEN_V6.with_suffix(".png"))
 
 
 def write_golden_v5() -> None:
@@ -239,3 +271,5 @@ if __name__ == "__main__" and "--write-v3" in sys.argv:
     write_golden_v3()
 if __name__ == "__main__" and "--write-v4" in sys.argv:
     write_golden_v4()
+if __name__ == "__main__" and "--write-v6" in sys.argv:
+    write_golden_v6()

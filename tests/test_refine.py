@@ -123,7 +123,7 @@ def test_grayscale_refines_luma_only():
 def test_damaged_refinement_is_an_error_never_a_wrong_image():
     data = compress_image(photo(64, 96, seed=1), quality=1, refine_step=12).data
     header, _ = bitstream.unpack_header(data)
-    start = len(data) - sum(header.refine_lengths)
+    start = len(data) - sum(header.record(bitstream.REFINEMENT_ID).lengths)
     for pos in range(start, len(data), max(1, (len(data) - start) // 7)):
         bad = bytearray(data)
         bad[pos] ^= 0x5A

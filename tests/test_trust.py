@@ -326,8 +326,10 @@ def test_a_refinement_its_image_cannot_have_is_refused_before_decoding(no_entrop
     data = (ROOT / "tests" / "data" / "golden_v5_filtered.vqz").read_bytes()
     parsed = bitstream.unpack(data)
     payload = data[len(data) - parsed.header.payload_bytes :]
-    bad_step = replace(parsed.header, refine_step=2)
-    extra_stripe = replace(parsed.header, refine_lengths=(*parsed.header.refine_lengths, 0))
+    refinement, *others = parsed.header.layers
+    bad_step = replace(parsed.header, layers=(replace(refinement, param=2), *others))
+    more = replace(refinement, lengths=(*refinement.lengths, 0))
+    extra_stripe = replace(parsed.header, layers=(more, *others))
     for header, message in ((bad_step, "refinement step 2"), (extra_stripe, "stripes")):
         with pytest.raises(CorruptStreamError, match=message):
             vqcodec.decompress(_forged(header, payload))

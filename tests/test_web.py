@@ -114,14 +114,15 @@ def check_against_vqcodec(page, data: bytes, name: str) -> None:
     for mine, theirs in zip(r["maps"], maps, strict=True):
         np.testing.assert_array_equal(ints(mine), theirs.numpy().ravel())
     channels = 1 if header.colour == 1 else 3
-    streams = bitstream.unpack(data).refinement if header.refine_step else []
+    parsed = bitstream.unpack(data)
+    streams = parsed.coded(bitstream.REFINEMENT_ID).streams
     assert len(r["coefficients"]) == len(streams)
     for m, (stream, mine) in enumerate(zip(streams, r["coefficients"], strict=True)):
         rows = min(512, header.height - 512 * m)
         expected = refine.decode_stripe(stream, channels, -(-rows // 8), -(-header.width // 8))
         np.testing.assert_array_equal(ints(mine), expected.ravel())
-    if header.filter_length:
-        filt = restore.decode(bitstream.unpack(data).filter_stream, channels)
+    if filter_streams := parsed.coded(bitstream.FILTER_ID).streams:
+        filt = restore.decode(filter_streams[0], channels)
         for mine, theirs in zip(r["filter"], filt.weights, strict=True):
             assert (mine is None) == (theirs is None)
             if mine is not None:

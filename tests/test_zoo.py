@@ -49,7 +49,8 @@ def test_unknown_model_name():
 def _with_header(data: bytes, **changes) -> bytes:
     parsed = bitstream.unpack(data)
     fields = {**parsed.header.__dict__, **changes}
-    return bitstream.pack(bitstream.Header(**fields), parsed.streams, parsed.crc, parsed.refinement)
+    header = bitstream.Header(**fields)
+    return bitstream.pack(header, parsed.streams, parsed.crc, parsed.layer_streams)
 
 
 def test_file_from_a_model_that_is_not_installed():

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vqcodec import pipeline, zoo
+from vqcodec import layers, pipeline, zoo
 from vqcodec.bench.metrics import psnr_rgb
 from vqcodec.coding.rate_control import Trial, fill_up, fit_budget
 from vqcodec.errors import InputTypeError, ModelError
@@ -22,6 +22,8 @@ from vqcodec.format import bitstream
 from vqcodec.format.vqz_input import VqzSource, check_layout, read_header, read_vqz
 from vqcodec.io.image_io import ImageLike, to_image, to_rgb
 from vqcodec.layers import refine
+from vqcodec.layers.refinement import RefinementLayer
+from vqcodec.layers.wiener import WienerLayer
 from vqcodec.model.codec import DEFAULT_TILE, Codec
 from vqcodec.pipeline import Compressed
 
@@ -216,10 +218,16 @@ def decompress(source: VqzSource | bitstream.Parsed) -> Image.Image:
     return to_image(pipeline.decode(parsed, codec), parsed.header.colour)
 
 
+def _layer_name(layer_id: int) -> str:
+    known = layers.by_id(layer_id)
+    return known.name if known else f"unknown layer {layer_id}"
+
+
 def info(source: VqzSource) -> dict[str, object]:
     """Header fields of a .vqz file (bytes, a path or a binary file object), reading only the
     header of a path or file (from a pipe the sizes are the header's)."""
     h, header_bytes, total_bytes = read_header(source)
+    refinement, wiener = (h.record(layer.layer_id) for layer in (RefinementLayer, WienerLayer))
     try:
         model = zoo.by_id(h.model_id).name
     except ModelError:
@@ -238,9 +246,10 @@ def info(source: VqzSource) -> dict[str, object]:
         "entropy_coder": bitstream.CODER_NAMES[h.coder],
         "tile": h.tile,
         "tiles": len(h.lengths),
-        "refine_step": h.refine_step / refine.STEP_UNITS if h.refine_step else None,
-        "refine_bytes": sum(h.refine_lengths),
-        "filter_bytes": h.filter_length,
+        "refine_step": refinement.param / refine.STEP_UNITS if refinement else None,
+        "refine_bytes": sum(refinement.lengths) if refinement else 0,
+        "filter_bytes": sum(wiener.lengths) if wiener else 0,
+        "layers": [_layer_name(r.layer) for r in h.layers],
         "header_bytes": header_bytes,
         "stream_bytes": [n for tile in h.lengths for n in tile],
         "total_bytes": total_bytes,

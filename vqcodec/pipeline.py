@@ -1,7 +1,9 @@
 """The pipeline: one owner of the chain of layers, in both directions.
 
-    encode: pixels -> code maps (base layer) -> refinement -> Wiener filter -> container
-    decode: container -> code maps (CRC) -> synthesis -> refinement -> Wiener filter -> pixels
+    encode: pixels -> code maps (base layer) -> refinement -> restoration network -> Wiener
+            filter -> container
+    decode: container -> code maps (CRC) -> synthesis -> refinement -> restoration network ->
+            Wiener filter -> pixels
 
 `analyse` runs the base layer once (the expensive part: analysis and the priors); `Analysis.file`
 then runs the layers above it for any setting, so the rate search tries many refinement steps on
@@ -11,30 +13,34 @@ one set of maps. The container (`vqcodec.format.bitstream`) owns the header and 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from vqcodec import zoo
+from vqcodec import layers, zoo
 from vqcodec.errors import ModelError
 from vqcodec.format import bitstream
-from vqcodec.layers import RESIDUAL_LAYERS, Coded, Frame, refine
+from vqcodec.layers import Coded, Frame, Layer, refine
 from vqcodec.layers.maps import BaseImage, MapsLayer
-from vqcodec.layers.wiener import STEP
 from vqcodec.model.codec import DEFAULT_TILE, Codec, EncodedImage, index_bytes
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What the layers above the maps do: a refinement step (None: no refinement) and whether
-    the Wiener filter is fitted (it is sent only where it pays)."""
+    """What the layers above the maps do: a refinement step (None: no refinement), whether the
+    Wiener filter is fitted (it is sent only where it pays), and the layers left out by name
+    (e.g. "restore-net"); any other layer runs with its `default`."""
 
     refine_step: float | None = None
     filtered: bool = True
+    without: frozenset[str] = field(default_factory=frozenset)
 
-    def of(self, layer: str) -> object:
-        return {"refinement": self.refine_step, "wiener": self.filtered}[layer]
+    def of(self, layer: Layer) -> object:
+        if layer.name in self.without:
+            return None
+        own = {"refinement": self.refine_step, "wiener": self.filtered}
+        return own.get(layer.name, layer.default)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class Compressed:
     refine_step: float | None = None  # the refinement layer's quantizer step (None: no layer)
     refine_bytes: int = 0  # bytes of the refinement streams
     filter_bytes: int = 0  # bytes of the restoration filter
+    layers: tuple[str, ...] = ()  # the layers above the maps the file has, in order
 
     @property
     def bpp(self) -> float:
@@ -66,8 +73,7 @@ def channels_of(colour: int) -> int:
 def encode_layers(frame: Frame, settings: Settings) -> dict[str, Coded]:
     """Run the layers above the maps on `frame` (its image: the base; its original: the
     target) under `settings`; `frame.image` becomes what the decoder will show."""
-    frame.side[STEP] = settings.refine_step
-    return {layer.name: layer.encode(frame, settings.of(layer.name)) for layer in RESIDUAL_LAYERS}
+    return {layer.name: layer.encode(frame, settings.of(layer)) for layer in layers.RESIDUAL_LAYERS}
 
 
 @dataclass
@@ -96,7 +102,8 @@ class Analysis:
         entry = self.codec.entry
         header = bitstream.Header(entry.model_id, entry.fingerprint, self.colour, width, height,
                                   self.tile, lengths=())  # fmt: skip
-        data = bitstream.assemble(header, self.image.streams, index_bytes(self.maps), coded)
+        parts = [(layer.layer_id, coded[layer.name]) for layer in layers.RESIDUAL_LAYERS]
+        data = bitstream.assemble(header, self.image.streams, index_bytes(self.maps), parts)
         return self._report(data, coded), frame.image
 
     def _report(self, data: bytes, coded: dict[str, Coded]) -> Compressed:
@@ -115,6 +122,7 @@ class Analysis:
             refinement.param / refine.STEP_UNITS if refinement.present else None,
             sum(len(s) for s in refinement.streams),
             sum(len(s) for s in coded["wiener"].streams),
+            tuple(name for name, part in coded.items() if part.present),
         )
 
 
@@ -170,6 +178,6 @@ def decode(parsed: bitstream.Parsed, codec: Codec) -> np.ndarray:
     """A checked file (`vqcodec.format.vqz_input.read_vqz`) decoded by its model:
     H x W x 3 uint8."""
     frame, _ = decode_maps(parsed, codec)
-    for layer in RESIDUAL_LAYERS:
-        layer.decode(frame, parsed.coded(layer.name))
+    for layer in layers.RESIDUAL_LAYERS:
+        layer.decode(frame, parsed.coded(layer.layer_id))
     return frame.image

@@ -73,6 +73,18 @@ def models_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class NetworkEntry:
+    """A shipped network of a layer above the code maps (e.g. the restoration network): files
+    name it by `net_id` in their layer records, so ids are append-only like the models'."""
+
+    net_id: int
+    name: str
+    kind: str  # which layer runs it, e.g. "restore-net"
+    sha256: str  # of its weights file
+    folder: Path
+
+
+@dataclass(frozen=True)
 class Preset:
     """A level of the quality ladder: a model, its rate weights (`vqcodec.coding.rate_aware`),
     and the refinement layer's step on top of it (`vqcodec.layers.refine`; None: the model
@@ -91,6 +103,7 @@ class _Registry:
     retired: dict[int, str]  # retired models' names by id
     presets: tuple[Preset, ...]  # the quality ladder, lowest rate first
     default_quality: int | None
+    networks: dict[int, NetworkEntry]  # the layers' networks by id
 
 
 @cache
@@ -125,7 +138,13 @@ def _registry(folder: Path) -> _Registry:
     else:
         presets = [Preset(e.quality, e.name) for e in entries.values() if e.quality is not None]
     presets.sort(key=lambda p: p.quality)
-    return _Registry(entries, raw["default"], retired, tuple(presets), raw.get("default_quality"))
+    networks = {
+        n["id"]: NetworkEntry(n["id"], n["name"], n["kind"], n["sha256"], folder / n["name"])
+        for n in raw.get("networks", [])
+    }
+    return _Registry(
+        entries, raw["default"], retired, tuple(presets), raw.get("default_quality"), networks
+    )
 
 
 def entries() -> dict[str, ZooEntry]:
@@ -193,6 +212,31 @@ def by_id(model_id: int) -> ZooEntry:
     raise ModelError(
         f"the file needs model id {model_id}, which is not installed; installed: {installed}"
     )
+
+
+def network(net_id: int, kind: str) -> NetworkEntry:
+    """The shipped network of a layer record (ModelError if this release has none of that id
+    and kind)."""
+    found = _registry(models_dir()).networks.get(net_id)
+    if found is None or found.kind != kind:
+        raise ModelError(f"the file needs {kind} network {net_id}, which is not installed")
+    return found
+
+
+def latest_network(kind: str) -> NetworkEntry | None:
+    """What an encoder uses for a layer's network: the newest shipped one of `kind`."""
+    found = [n for n in _registry(models_dir()).networks.values() if n.kind == kind]
+    return max(found, key=lambda n: n.net_id, default=None)
+
+
+def verified_network(entry: NetworkEntry) -> Path:
+    """A network's weights file after checking its sha256 against the registry."""
+    path = entry.folder / WEIGHTS_FILE
+    if not path.is_file():
+        raise ModelError(f"network {entry.name}: {WEIGHTS_FILE} missing ({path})")
+    if sha256_file(path) != entry.sha256:
+        raise ModelError(f"network {entry.name}: {WEIGHTS_FILE} does not match the zoo's sha256")
+    return path
 
 
 def select(name: str | None = None, quality: int | None = None) -> Preset:

@@ -1,61 +1,11 @@
 """The .vqz container: pack and unpack, with typed errors. No torch, no model code.
 
-Format 5 (written by this version): format 4 with a `payload_crc` (4 bytes, the CRC-32 of every
-byte after the header's checks) between `header_check` and `crc32`, so that damage anywhere in
-the file is found before any entropy decoding; and the limits below are the format's, checked
-alike by the writer (`pack`) and the reader (`read_header`): a file one writes, the other reads.
-
-Format 4 (read only; all integers little-endian, "varint" is unsigned LEB128 of at
-most 5 bytes):
-
-| size      | field        | meaning                                                           |
-|-----------|--------------|-------------------------------------------------------------------|
-| 3         | magic        | b"VQZ"                                                            |
-| 1         | version      | 4                                                                 |
-| 2         | model_id     | zoo id of the model that wrote the file (append-only registry)   |
-| 4         | fingerprint  | 4 bytes of the sha256 over that model's weights, config and       |
-|           |              | integer prior                                                     |
-| 1         | flags        | bits 0-1 colour mode (0 RGB, 1 grayscale); bits 2-7 zero          |
-| 1         | arithmetic   | how probabilities are computed: 1 = `int8-prior-1`, the exact     |
-|           |              | integer prior of `coding.intprior` (0 = format 1's float prior)  |
-| 1         | coder        | entropy coder: 1 = constriction's queue range coder, 32-bit words,|
-|           |              | categorical rows as integer frequencies summing to 2^23           |
-| varint    | width        | original width in pixels (>= 1)                                   |
-| varint    | height       | original height in pixels (>= 1)                                  |
-| varint    | tile         | coarsest-map codes per tile side (0: one tile), `format.tiles`   |
-| varint    | maps         | code maps per tile (2: top, bottom), coarsest first               |
-| varint    | tiles        | number of tiles (raster order)                                    |
-| varint x  | lengths      | bytes of each stream: tile by tile, map by map                    |
-| varint    | refine_step  | refinement quantizer step in quarters (`layers.refine`); 0: none |
-| varint    | stripes      | only if refine_step > 0: refinement streams (one per stripe)      |
-| varint x  | refine_len   | only if refine_step > 0: bytes of each refinement stream          |
-| varint    | filter_len   | bytes of the restoration filter stream (`layers.restore`); 0: no |
-|           |              | filter                                                            |
-| 2         | header_check | low 16 bits of the CRC-32 of the header bytes before it           |
-| 4         | crc32        | CRC-32 of the header bytes before header_check + the decoded      |
-|           |              | indices (whole maps, coarsest first, raster, uint16 LE) + the     |
-|           |              | refinement streams + the filter stream                            |
-| ...       | streams      | range-coded streams in the order of `lengths` (trailing zero     |
-|           |              | bytes of each dropped), then the refinement streams, then the     |
-|           |              | filter stream                                                     |
-
-The file ends exactly after the last stream: anything else is an error. header_check rejects a
-damaged header before any decoding work; the CRC-32 covers header, indices and refinement, so
-damage anywhere cannot turn into a silently different image.
-
-Format 3 (read only): format 4 without filter_len and the filter stream.
-
-Limits (every version): width and height 1..MAX_SIDE, at most MAX_PIXELS; tile 0 or at least
-MIN_TILE codes; a tile's finest map at most MAX_TILE_CODES codes (checked against the image's
-map sizes where the model's stride is known, `vqcodec.format.tiles.tiling_problem`); at most
-MAX_BYTES_PER_PIXEL x width x height + 4096 payload bytes.
-
-Format 2 (read only): format 3 without the refinement fields, its CRC without refinement.
-
-Format 1 (read only): magic, version 1, model_id, fingerprint (weights only), flags (colour;
-bits 2-4 backend 0 = torch fp32 CPU), varints width, height, len_top, len_bottom, header_check,
-crc32, two streams; probabilities from the float prior, which decode only on machines whose
-float arithmetic matches the writer's.
+The format is specified in docs/FORMAT.md (section 2: header, checks, limits); the header's
+fields are declared once in `vqcodec.format.schema`. Format 6 (written by this version) names
+the layers above the code maps as generic records (layer id, parameter, stream lengths), so a
+new layer needs no new field; formats 3-5 wrote the refinement and the filter in fields of their
+own, read here as the same records. The limits below are the format's, checked alike by the
+writer (`pack`) and the reader (`read_header`): a file one writes, the other reads.
 
 Versioning rule: any change to this layout, to the wavefront schedule, to the tiling or to the
 probability arithmetic bumps `version`; readers refuse versions they do not know. Models are
@@ -100,7 +50,13 @@ MAX_TILE = 128  # coarsest-map codes per tile side: 256 x 256 finest codes with 
 # step on pure noise about 5 bytes per pixel. A header announcing more is refused (so an endless
 # pipe is never read into memory), and the writer refuses to write more.
 MAX_BYTES_PER_PIXEL = 16
-MAX_HEADER_BYTES = 11 + 2 + 5 * 8 + 5 * (MAX_STREAMS + MAX_STRIPES) + FORMATS[VERSION].trailer.size
+# magic..flags, arithmetic, coder, five varints, the map lengths, then format 6's layer records
+# (format 5's fields take fewer: 3 varints and MAX_STRIPES lengths)
+MAX_HEADER_BYTES = (
+    11 + 2 + 5 * 5 + 5 * MAX_STREAMS
+    + 5 + schema.MAX_LAYERS * 5 * (3 + schema.MAX_LAYER_STREAMS)
+    + FORMATS[VERSION].trailer.size
+)  # fmt: skip
 
 COLOUR_RGB = 0
 COLOUR_GRAY = 1
@@ -114,7 +70,8 @@ CODER_NAMES = {CODER_RANGE_2_23: "constriction range coder, 2^23 frequencies"}
 @dataclass(frozen=True)
 class Coded:
     """One layer's part of a file: a parameter the header carries (0: none) and its streams.
-    The container maps it to header fields (`LAYER_FIELDS`); layers know nothing of the header."""
+    The container writes it as a layer record (`LayerRecord`); layers know nothing of the
+    header."""
 
     param: int = 0
     streams: tuple[bytes, ...] = ()
@@ -125,6 +82,22 @@ class Coded:
 
 
 ABSENT = Coded()
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """One layer above the code maps as the header names it: the layer's id (the registry of
+    `vqcodec.layers`; ids increase in the order the layers run), its parameter and the byte
+    length of each of its streams."""
+
+    layer: int
+    param: int = 0
+    lengths: tuple[int, ...] = ()
+
+
+# Formats 3-5 wrote two layers in fields of their own; format 6 writes the same layers as records
+# with these ids (`vqcodec.layers`: refinement 1, restoration network 2, Wiener filter 3).
+REFINEMENT_ID, FILTER_ID = 1, 3
 
 
 @dataclass(frozen=True)
@@ -139,9 +112,7 @@ class Header:
     arithmetic: int = ARITHMETIC_INT8_PRIOR
     coder: int = CODER_RANGE_2_23
     version: int = VERSION
-    refine_step: int = 0  # refinement quantizer step in quarters; 0: no refinement (format 3)
-    refine_lengths: tuple[int, ...] = ()  # bytes of each refinement stream
-    filter_length: int = 0  # bytes of the restoration filter stream; 0: none (format 4)
+    layers: tuple[LayerRecord, ...] = ()  # the layers above the maps, in the order they run
 
     @property
     def maps(self) -> int:
@@ -150,7 +121,11 @@ class Header:
     @property
     def payload_bytes(self) -> int:
         maps = sum(n for tile in self.lengths for n in tile)
-        return maps + sum(self.refine_lengths) + self.filter_length
+        return maps + sum(sum(record.lengths) for record in self.layers)
+
+    def record(self, layer: int) -> LayerRecord | None:
+        """The record of layer id `layer`, None if the file has no such layer."""
+        return next((r for r in self.layers if r.layer == layer), None)
 
     def fields(self) -> schema.Values:
         """The header's field values, as `vqcodec.format.schema.HEADER` names them."""
@@ -168,10 +143,8 @@ class Header:
             "maps": self.maps,
             "tiles": len(self.lengths),
             "lengths": tuple(n for tile in self.lengths for n in tile),
-            "refine_step": self.refine_step,
-            "stripes": len(self.refine_lengths),
-            "refine_lengths": self.refine_lengths,
-            "filter_length": self.filter_length,
+            "layers": tuple((r.layer, r.param, r.lengths) for r in self.layers),
+            **_legacy_fields(self),
         }
 
     @classmethod
@@ -182,6 +155,7 @@ class Header:
             return int(v.get(name, default))  # type: ignore[call-overload]
 
         maps, flat = num("maps", 2), tuple(v["lengths"])  # type: ignore[call-overload]
+        records = v.get("layers", ())
         return cls(
             model_id=num("model_id"),
             fingerprint=num("fingerprint"),
@@ -193,14 +167,42 @@ class Header:
             arithmetic=num("arithmetic", ARITHMETIC_FLOAT),
             coder=num("coder", CODER_RANGE_2_23),
             version=num("version"),
-            refine_step=num("refine_step"),
-            refine_lengths=tuple(v.get("refine_lengths", ())),  # type: ignore[call-overload]
-            filter_length=num("filter_length"),
+            layers=tuple(LayerRecord(*r) for r in records) or _legacy_records(v),  # type: ignore
         )
 
     def pack_fields(self) -> bytes:
         """The header bytes before the checks."""
         return schema.write(self.fields())
+
+
+def _legacy_fields(header: Header) -> schema.Values:
+    """Formats 3-5: the refinement's and the filter's records as their own fields."""
+    if header.version >= 6 or header.version < 3:
+        return {}
+    unknown = [r.layer for r in header.layers if r.layer not in (REFINEMENT_ID, FILTER_ID)]
+    if unknown or (header.version < 4 and header.record(FILTER_ID)):
+        raise ValueError(f"format {header.version} cannot hold layers {unknown or [3]}")
+    refinement = header.record(REFINEMENT_ID) or LayerRecord(REFINEMENT_ID)
+    filt = header.record(FILTER_ID) or LayerRecord(FILTER_ID)
+    if len(filt.lengths) > 1 or filt.param or (refinement.param == 0) != (not refinement.lengths):
+        raise ValueError(f"format {header.version}: a refinement record needs a step and streams, "
+                         "a filter record one stream and no parameter")  # fmt: skip
+    return {
+        "refine_step": refinement.param,
+        "stripes": len(refinement.lengths),
+        "refine_lengths": refinement.lengths,
+        "filter_length": sum(filt.lengths),
+    }
+
+
+def _legacy_records(v: schema.Values) -> tuple[LayerRecord, ...]:
+    """Formats 3-5: the records of the refinement's and the filter's own fields."""
+    records = []
+    if step := int(v.get("refine_step", 0)):  # type: ignore[call-overload]
+        records.append(LayerRecord(REFINEMENT_ID, step, tuple(v["refine_lengths"])))  # type: ignore
+    if length := int(v.get("filter_length", 0)):  # type: ignore[call-overload]
+        records.append(LayerRecord(FILTER_ID, 0, (length,)))
+    return tuple(records)
 
 
 def size_problem(width: int, height: int) -> str | None:
@@ -234,8 +236,13 @@ def header_problem(header: Header) -> str | None:
             return f"tiles of {header.tile} codes (at most {MAX_TILE})"
         if not 1 <= header.maps <= MAX_MAPS or len(header.lengths) * header.maps > MAX_STREAMS:
             return f"{len(header.lengths)} tiles of {header.maps} maps"
-        if header.refine_step and not 1 <= len(header.refine_lengths) <= MAX_STRIPES:
-            return f"{len(header.refine_lengths)} refinement stripes"
+        if problem := schema.records_problem(
+            tuple((r.layer, r.param, r.lengths) for r in header.layers)
+        ):
+            return problem
+        refinement = header.record(REFINEMENT_ID)
+        if header.version < 6 and refinement and not 1 <= len(refinement.lengths) <= MAX_STRIPES:
+            return f"{len(refinement.lengths)} refinement stripes"
     if header.payload_bytes > max_payload_bytes(header.width, header.height):
         return (
             f"{header.payload_bytes} payload bytes for a {header.width}x{header.height} image "
@@ -244,42 +251,28 @@ def header_problem(header: Header) -> str | None:
     return None
 
 
-# the header fields of each layer above the code maps (format 3: refinement, 4: wiener)
-LAYER_FIELDS = {
-    "refinement": ("refine_step", "refine_lengths"),
-    "wiener": ("filter_length",),
-}
-
-
-def _layer_fields(layers: dict[str, Coded]) -> dict[str, object]:
-    refinement = layers.get("refinement", ABSENT)
-    wiener = layers.get("wiener", ABSENT)
-    if set(layers) - set(LAYER_FIELDS):
-        raise ValueError(f"no header fields for layers {sorted(set(layers) - set(LAYER_FIELDS))}")
-    if len(wiener.streams) > 1 or wiener.param:
-        raise ValueError("the wiener layer has one stream and no parameter")
-    return {
-        "refine_step": refinement.param,
-        "refine_lengths": tuple(len(s) for s in refinement.streams),
-        "filter_length": sum(len(s) for s in wiener.streams),
-    }
-
-
 def assemble(
-    header: Header, map_streams: list[list[bytes]], indices: bytes, layers: dict[str, Coded]
+    header: Header,
+    map_streams: list[list[bytes]],
+    indices: bytes,
+    layers: list[tuple[int, Coded]],
 ) -> bytes:
-    """The .vqz file of `header` (its map lengths and layer fields filled in here), the code
+    """The .vqz file of `header` (its map lengths and layer records filled in here), the code
     maps' streams (per tile, per map), the decoded `indices` (`index_bytes`) the CRC covers and
-    every layer's part; the container computes its checks."""
+    each layer's part as (layer id, Coded), in the order the layers run (absent ones left
+    out); the container computes its checks."""
+    present = [(layer, coded) for layer, coded in layers if coded.present]
     header = replace(
         header,
         lengths=tuple(tuple(len(s) for s in tile) for tile in map_streams),
-        **_layer_fields(layers),
+        layers=tuple(
+            LayerRecord(layer, coded.param, tuple(len(s) for s in coded.streams))
+            for layer, coded in present
+        ),
     )
-    refinement = list(layers.get("refinement", ABSENT).streams)
-    filter_stream = b"".join(layers.get("wiener", ABSENT).streams)
-    crc = crc_of(header.pack_fields(), indices, [*refinement, filter_stream])
-    return pack(header, map_streams, crc, refinement, filter_stream)
+    layer_streams = [coded.streams for _, coded in present]
+    crc = crc_of(header.pack_fields(), indices, [s for streams in layer_streams for s in streams])
+    return pack(header, map_streams, crc, layer_streams)
 
 
 def check_indices(parsed: Parsed, indices: bytes) -> None:
@@ -289,7 +282,7 @@ def check_indices(parsed: Parsed, indices: bytes) -> None:
 
 
 def crc_of(header_fields: bytes, indices: bytes, layers: list[bytes] | tuple = ()) -> int:
-    """The payload CRC: header, decoded indices, then the refinement and filter streams."""
+    """The whole-file CRC: header, decoded indices, then every layer's streams in order."""
     crc = zlib.crc32(indices, zlib.crc32(header_fields))
     for stream in layers:
         crc = zlib.crc32(stream, crc)
@@ -304,21 +297,19 @@ def pack(
     header: Header,
     streams: list[list[bytes]],
     crc: int,
-    refinement: list[bytes] | tuple = (),
-    filter_stream: bytes = b"",
+    layer_streams: list[tuple[bytes, ...]] | tuple = (),
 ) -> bytes:
-    """Header + streams (per tile, per map) + refinement streams + filter stream -> the .vqz
+    """Header + map streams (per tile, per map) + each layer record's streams -> the .vqz
     bytes."""
     if [[len(s) for s in tile] for tile in streams] != [list(t) for t in header.lengths]:
         raise ValueError("stream lengths disagree with the header")
-    if [len(s) for s in refinement] != list(header.refine_lengths):
-        raise ValueError("refinement lengths disagree with the header")
-    if len(filter_stream) != header.filter_length:
-        raise ValueError("filter length disagrees with the header")
+    if [tuple(map(len, s)) for s in layer_streams] != [r.lengths for r in header.layers]:
+        raise ValueError("layer stream lengths disagree with the header")
     if header.version >= 2 and (problem := header_problem(header)):
         raise FormatLimitError(f"cannot write this image as a .vqz file: {problem}")
     fields = header.pack_fields()
-    payload = b"".join(s for tile in streams for s in tile) + b"".join(refinement) + filter_stream
+    payload = b"".join(s for tile in streams for s in tile)
+    payload += b"".join(s for layer in layer_streams for s in layer)
     checks = (header_check(fields), zlib.crc32(payload), crc)
     if not format_of(header.version).payload_crc:
         checks = (checks[0], crc)
@@ -331,21 +322,19 @@ class Parsed:
     header_fields: bytes
     crc: int  # of header, decoded indices and layers: checked after entropy decoding
     streams: list[list[bytes]]  # per tile, per map (coarsest first)
-    refinement: list[bytes]  # per stripe (format 3; empty without refinement)
-    filter_stream: bytes = b""  # the restoration filter (format 4; empty without one)
+    layer_streams: tuple[tuple[bytes, ...], ...] = ()  # per layer record, its streams
 
     @property
     def layers(self) -> list[bytes]:
         """The streams after the code maps', in the order the CRC covers them."""
-        return [*self.refinement, self.filter_stream]
+        return [s for streams in self.layer_streams for s in streams]
 
-    def coded(self, layer: str) -> Coded:
-        """A layer's part of the file (`LAYER_FIELDS`)."""
-        if layer == "refinement":
-            return Coded(self.header.refine_step, tuple(self.refinement))
-        if layer == "wiener":
-            return Coded(0, (self.filter_stream,)) if self.filter_stream else ABSENT
-        raise ValueError(f"no layer {layer!r} in the .vqz format")
+    def coded(self, layer: int) -> Coded:
+        """The part of the file of layer id `layer` (ABSENT if the file has none)."""
+        for record, streams in zip(self.header.layers, self.layer_streams, strict=True):
+            if record.layer == layer:
+                return Coded(record.param, streams)
+        return ABSENT
 
 
 @dataclass(frozen=True)
@@ -413,8 +402,17 @@ def unpack(data: bytes) -> Parsed:
         for n in tile:
             streams[-1].append(data[pos : pos + n])
             pos += n
-    refinement = []
-    for n in header.refine_lengths:
-        refinement.append(data[pos : pos + n])
-        pos += n
-    return Parsed(header, header_fields, crc, streams, refinement, data[pos:end])
+    layer_streams = []
+    for record in header.layers:
+        layer_streams.append(tuple(data[p : p + n] for p, n in _offsets(pos, record.lengths)))
+        pos += sum(record.lengths)
+    return Parsed(header, header_fields, crc, streams, tuple(layer_streams))
+
+
+def _offsets(start: int, lengths: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(offset, length) of consecutive streams from `start`."""
+    out = []
+    for n in lengths:
+        out.append((start, n))
+        start += n
+    return out

@@ -21,6 +21,8 @@ MAX_MAPS = 8
 MAX_STREAMS = 1 << 17  # tiles x maps: 4096 x 4096 at stride 2 in the smallest tiles is 2^17
 MAX_STRIPES = 64  # refinement stripes: 16384 rows in stripes of 512 take 32
 MIN_TILE = 4  # coarsest-map codes per tile side (or 0: one tile)
+MAX_LAYERS = 8  # layer records (format 6)
+MAX_LAYER_STREAMS = MAX_STRIPES  # streams of one layer record
 ARITHMETIC_FLOAT = 0  # format 1 only
 ARITHMETIC_INT8_PRIOR = 1
 CODER_RANGE_2_23 = 1
@@ -50,6 +52,7 @@ FORMATS = {
     3: Format(3, _CHECKS, "int8-prior", "model"),  # + the refinement layer
     4: Format(4, _CHECKS, "int8-prior", "model"),  # + the Wiener filter layer
     5: Format(5, _CHECKS_PAYLOAD, "int8-prior", "model"),  # + the payload CRC
+    6: Format(6, _CHECKS_PAYLOAD, "int8-prior", "model"),  # layers as generic records
 }
 VERSION = max(FORMATS)  # what this version writes
 
@@ -80,10 +83,27 @@ def _check_flags(v: Values) -> str | None:
     return None
 
 
+Record = tuple[int, int, tuple[int, ...]]  # a layer record: (layer id, param, stream lengths)
+
+
+def records_problem(records: tuple[Record, ...]) -> str | None:
+    """Why a list of layer records breaks the container's rules (None if it does not): at most
+    MAX_LAYERS, ids >= 1 strictly increasing (the order layers run in), at most
+    MAX_LAYER_STREAMS streams each. Which ids exist is the layer registry's business."""
+    if len(records) > MAX_LAYERS:
+        return f"malformed .vqz header ({len(records)} layers; at most {MAX_LAYERS})"
+    ids = [layer for layer, _, _ in records]
+    if any(b <= a for a, b in zip([0, *ids], ids, strict=False)):
+        return f"malformed .vqz header (layer ids {ids} not increasing from 1)"
+    if any(len(lengths) > MAX_LAYER_STREAMS for _, _, lengths in records):
+        return f"malformed .vqz header (a layer with over {MAX_LAYER_STREAMS} streams)"
+    return None
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
-    kind: str  # "magic", "u8", "u16", "u32", "varint", "varints"
+    kind: str  # "magic", "u8", "u16", "u32", "varint", "varints", "records"
     since: int = 1
     until: int = VERSION
     when: Callable[[Values], bool] | None = None  # present only if this holds of earlier fields
@@ -118,13 +138,14 @@ HEADER: tuple[Field, ...] = (
         <= MAX_STREAMS, f"malformed .vqz header ({v['tiles']} tiles of {v['maps']} maps)")),
     Field("lengths", "varints", since=2, count=lambda v: int(v["tiles"]) * int(v["maps"])),
     Field("lengths", "varints", until=1, count=lambda v: 2),  # format 1: top, bottom
-    Field("refine_step", "varint", since=3),
-    Field("stripes", "varint", since=3, when=lambda v: int(v["refine_step"]) > 0,
+    Field("refine_step", "varint", since=3, until=5),
+    Field("stripes", "varint", since=3, until=5, when=lambda v: int(v["refine_step"]) > 0,
           check=lambda v: _problem(not 1 <= int(v["stripes"]) <= MAX_STRIPES,
                                    f"malformed .vqz header ({v['stripes']} refinement stripes)")),
-    Field("refine_lengths", "varints", since=3, when=lambda v: int(v["refine_step"]) > 0,
+    Field("refine_lengths", "varints", since=3, until=5, when=lambda v: int(v["refine_step"]) > 0,
           count=lambda v: int(v["stripes"])),
-    Field("filter_length", "varint", since=4),
+    Field("filter_length", "varint", since=4, until=5),
+    Field("layers", "records", since=6),  # checked record by record as read
 )  # fmt: skip
 
 _FIXED = {"u8": struct.Struct("<B"), "u16": struct.Struct("<H"), "u32": struct.Struct("<I")}
@@ -155,9 +176,37 @@ def write(v: Values) -> bytes:
             out += _FIXED[f.kind].pack(value)
         elif f.kind == "varint":
             out += varint(int(value))
-        else:
+        elif f.kind == "varints":
             out += b"".join(varint(int(x)) for x in value)  # type: ignore[union-attr]
+        else:
+            out += _write_records(value)  # type: ignore[arg-type]
     return bytes(out)
+
+
+def _write_records(records: tuple[Record, ...]) -> bytes:
+    """count, then per record: layer id, param, stream count, stream lengths (all varints)."""
+    out = bytearray(varint(len(records)))
+    for layer, param, lengths in records:
+        out += varint(layer) + varint(param) + varint(len(lengths))
+        out += b"".join(varint(n) for n in lengths)
+    return bytes(out)
+
+
+def _read_records(take: Callable[[int], bytes]) -> tuple[Record, ...]:
+    """The inverse of `_write_records`, refusing a count, id order or stream count the
+    container forbids before reading what it announces."""
+    count = _read_varint(take)
+    if count > MAX_LAYERS:
+        raise FormatError(f"malformed .vqz header ({count} layers; at most {MAX_LAYERS})")
+    records: list[Record] = []
+    for _ in range(count):
+        layer, param, streams = (_read_varint(take) for _ in range(3))
+        if streams > MAX_LAYER_STREAMS:
+            raise FormatError(f"malformed .vqz header (layer {layer} with {streams} streams)")
+        records.append((layer, param, tuple(_read_varint(take) for _ in range(streams))))
+        if problem := records_problem(tuple(records)):
+            raise FormatError(problem)
+    return tuple(records)
 
 
 def read(take: Callable[[int], bytes]) -> Values:
@@ -173,6 +222,8 @@ def read(take: Callable[[int], bytes]) -> Values:
             (v[f.name],) = _FIXED[f.kind].unpack(take(_FIXED[f.kind].size))
         elif f.kind == "varint":
             v[f.name] = _read_varint(take)
+        elif f.kind == "records":
+            v[f.name] = _read_records(take)
         else:
             assert f.count is not None
             v[f.name] = tuple(_read_varint(take) for _ in range(f.count(v)))

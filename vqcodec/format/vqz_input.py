@@ -139,23 +139,19 @@ def layout_problem(header: bitstream.Header) -> str | None:
     shapes = tiles.map_sizes(header.width, header.height, cfg.vqvae.stride, cfg.vqvae.levels)
     if header.maps != len(shapes):
         return f"{header.maps} code maps where model {entry.name} has {len(shapes)}"
-    return tiles.tiling_problem(shapes, header.tile, len(header.lengths)) or _refinement_problem(
-        header
-    )
+    return tiles.tiling_problem(shapes, header.tile, len(header.lengths)) or _layers_problem(header)
 
 
-def _refinement_problem(header: bitstream.Header) -> str | None:
-    """The refinement's step range and stripe count, for its image's height."""
-    from vqcodec.layers import refine
+def _layers_problem(header: bitstream.Header) -> str | None:
+    """Each layer record checked by its layer (`vqcodec.layers`: torch-free)."""
+    from vqcodec import layers
 
-    if not header.refine_step:
-        return None
-    if not refine.MIN_STEP_Q <= header.refine_step <= refine.MAX_STEP_Q:
-        return f"refinement step {header.refine_step} (in quarters; {refine.MIN_STEP_Q} to " \
-            f"{refine.MAX_STEP_Q})"  # fmt: skip
-    need = len(refine.stripes(header.height))
-    if len(header.refine_lengths) != need:
-        return f"{len(header.refine_lengths)} refinement stripes where its height makes {need}"
+    for record in header.layers:
+        layer = layers.by_id(record.layer)
+        if layer is None:
+            return f"layer {record.layer}, which this version of vqcodec does not know"
+        if problem := layer.layout_problem(record, header.width, header.height):
+            return problem
     return None
 
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from vqcodec.format.bitstream import ABSENT, Coded
+from vqcodec.format.bitstream import ABSENT, Coded, LayerRecord
 
 __all__ = ["ABSENT", "Coded", "Frame", "Layer"]
 
@@ -34,9 +34,21 @@ class Frame:
 
 
 class Layer(ABC):
-    """A residual layer: encode with a setting, decode from what it wrote."""
+    """A residual layer: encode with a setting, decode from what it wrote.
+
+    `layer_id` names the layer in a file's layer records (format 6); ids increase in the order
+    the layers run and are never reused. `default` is the setting an encode uses when its
+    settings do not name the layer."""
 
     name: ClassVar[str]
+    layer_id: ClassVar[int]
+    default: ClassVar[Any] = None
+
+    def layout_problem(self, record: LayerRecord, width: int, height: int) -> str | None:
+        """Why this layer's record in a header (parameter, stream lengths) cannot be, for an
+        image of this size; None if it can. Runs before anything is decoded: no torch, no
+        stream bytes."""
+        return None
 
     @abstractmethod
     def encode(self, frame: Frame, setting: Any) -> Coded:

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+from vqcodec.format.bitstream import LayerRecord
 from vqcodec.layers import restore
 from vqcodec.layers.base import ABSENT, Coded, Frame, Layer
-from vqcodec.layers.refinement import ACTIVITY
-
-STEP = "refine_step"  # side information the encoder reads: the step whose trade the filter uses
+from vqcodec.layers.refinement import ACTIVITY, STEP
 
 
 class WienerLayer(Layer):
+    """`default`: fit a filter (sent only where it pays)."""
+
     name = "wiener"
+    layer_id = 3
+    default = True
 
     def _classes(self, frame: Frame):
         if ACTIVITY in frame.side:
@@ -34,3 +37,8 @@ class WienerLayer(Layer):
             return
         filt = restore.decode(coded.streams[0], frame.channels)
         frame.image = restore.apply(frame.image, filt, self._classes(frame))
+
+    def layout_problem(self, record: LayerRecord, width: int, height: int) -> str | None:
+        if record.param or len(record.lengths) != 1 or not record.lengths[0]:
+            return "a Wiener filter record needs one non-empty stream and no parameter"
+        return None

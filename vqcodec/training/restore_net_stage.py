@@ -63,7 +63,12 @@ def _decoded(rgb: np.ndarray, model: str, weights: tuple | None, steps: list) ->
     from vqcodec.pipeline import Settings, analyse
 
     found = analyse(rgb, COLOUR_RGB, load_codec(model), DEFAULT_TILE, weights)
-    return np.stack([found.file(Settings(s, filtered=False))[1] for s in steps])
+    return np.stack(
+        [
+            found.file(Settings(s, filtered=False, without=frozenset({"restore-net"})))[1]
+            for s in steps
+        ]
+    )
 
 
 def _steps_array(steps: list) -> np.ndarray:

@@ -1,4 +1,4 @@
-// The restoration filter (FORMAT.md section 7): exact weights, float32 application.
+// The restoration filter (FORMAT.md section 8): exact weights, float32 application.
 
 import { VqzError } from './container.js';
 import { RangeDecoder, uniform } from './rangecoder.js';

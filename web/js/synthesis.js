@@ -1,4 +1,4 @@
-// The float synthesis network: code maps to pixels (FORMAT.md section 8), float32 GEMMs.
+// The float synthesis network: code maps to pixels (FORMAT.md section 9), float32 GEMMs.
 
 import { kernels } from './kernels.js';
 
