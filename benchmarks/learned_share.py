@@ -3,6 +3,10 @@
     python benchmarks/learned_share.py --data ../shared/data/kodak
         --out benchmarks/results/kodak/learned_share.json   (one command line)
 
+With `--ablation`, each level is also coded (from the same code maps) without the restoration
+network, without the Wiener filter and without both, and the report gains the ladder's BD-rate
+against each: what every layer above the refinement is worth on the same images.
+
 The classical path is the same format with every learned component replaced by its classical
 counterpart: a flat grey base image (128) instead of the code maps' synthesis, then the same
 layers above it (`vqcodec.layers.RESIDUAL_LAYERS`: the DCT refinement and the Wiener filter;
@@ -36,6 +40,11 @@ CLASSICAL_STEPS = (512, 384, 256, 192, 160, 128, 96, 80, 64, 48, 40, 32, 24, 16,
 HEADER_BYTES = 30  # a header with no code maps: magic, version, size, layer lengths, checks
 FLAT = 128
 LEARNED_LAYERS = frozenset({"restore-net"})  # left out of the classical path
+ABLATIONS = {  # variants of the shipped settings, by what they leave out
+    "without restore-net": {"without": LEARNED_LAYERS},
+    "without wiener": {"filtered": False},
+    "without both": {"filtered": False, "without": LEARNED_LAYERS},
+}
 
 
 def classical(rgb: np.ndarray, step: float) -> tuple[float, float]:
@@ -45,6 +54,15 @@ def classical(rgb: np.ndarray, step: float) -> tuple[float, float]:
     coded = encode_layers(frame, Settings(step, without=LEARNED_LAYERS))
     nbytes = HEADER_BYTES + sum(len(s) for c in coded.values() for s in c.streams)
     return 8 * nbytes / (width * height), psnr_rgb(rgb, frame.image)
+
+
+def ablation_difference(variant: list[dict], shipped: list[dict]) -> dict[str, object]:
+    """BD-rate of the shipped ladder against a variant (negative: what it leaves out saves)."""
+    value, method = rate_difference(
+        [p["bpp"] for p in variant], [p["psnr"] for p in variant],
+        [p["bpp"] for p in shipped], [p["psnr"] for p in shipped],
+    )  # fmt: skip
+    return {"value": value, "method": method}
 
 
 def mean(points: list[tuple[float, float]]) -> dict[str, float]:
@@ -57,23 +75,27 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="Folder of the Kodak PNGs.")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, help="Only the first N images.")
+    parser.add_argument("--ablation", action="store_true", help="Also the layers' ablation.")
     args = parser.parse_args()
     torch.set_num_threads(1)
     paths = sorted(args.data.glob("*.png"))[: args.limit]
     images = [(p.name, np.asarray(Image.open(p).convert("RGB"))) for p in paths]
     start = time.perf_counter()
-    shipped = []
+    variants = {"shipped": {}, **(ABLATIONS if args.ablation else {})}
+    curves: dict[str, list[dict]] = {name: [] for name in variants}
     for preset in zoo.presets():
         codec = load_codec(preset.model)
         weights = preset.rate_weights or codec.entry.rate_weights
-        points = []
+        points: dict[str, list] = {name: [] for name in variants}
         for _, rgb in images:
-            compressed, image = analyse(rgb, COLOUR_RGB, codec, rate_weights=weights).file(
-                Settings(preset.refine_step)
-            )
-            points.append((compressed.bpp, psnr_rgb(rgb, image)))
-        shipped.append({"quality": preset.quality, **mean(points)})
-        print("shipped", shipped[-1], flush=True)
+            found = analyse(rgb, COLOUR_RGB, codec, rate_weights=weights)
+            for name, changes in variants.items():
+                compressed, image = found.file(Settings(preset.refine_step, **changes))
+                points[name].append((compressed.bpp, psnr_rgb(rgb, image)))
+        for name in variants:
+            curves[name].append({"quality": preset.quality, **mean(points[name])})
+        print({name: curve[-1] for name, curve in curves.items()}, flush=True)
+    shipped = curves["shipped"]
     flat = []
     for step in CLASSICAL_STEPS:
         flat.append({"step": step, **mean([classical(rgb, step) for _, rgb in images])})
@@ -91,6 +113,12 @@ def main() -> None:
         "learned_share_percent": value,
         "method": method,
     }
+    if args.ablation:
+        report["ablation"] = {
+            name: {"curve": curves[name], "shipped_vs_this_percent": ablation_difference(
+                curves[name], shipped)}
+            for name in ABLATIONS
+        }  # fmt: skip
     print(f"shipped vs classical path: {value:+.2f} % ({method})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")

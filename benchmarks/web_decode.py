@@ -4,9 +4,12 @@
 kodim23 (768 x 512; evaluation use of Kodak) or, without it, examples/sample.png tiled to
 768 x 512, encoded by vqcodec at a few quality levels; each file decoded `--repeats` times in
 the page's worker (the first run includes fetching the model's assets and compiling), wall clock
-and the renderer process's CPU time (/proc); also the
-range decoder alone with split 32-bit halves against BigInt on one refinement stripe. Results:
-benchmarks/results/web_decode.json. Needs /usr/bin/chromium and the playwright package:
+and the renderer process's CPU time (/proc), the time of each stage (median of the warm runs;
+the layers above the maps in the order the file's records run them: refinement, restoration
+network, filter) and the network's share of the decode (`network_share`: its stage over the
+sum of the stages); also the range decoder alone with split 32-bit halves against BigInt on one
+refinement stripe. Results: benchmarks/results/web_decode.json. Needs /usr/bin/chromium and
+the playwright package:
 
     nice -n 10 python benchmarks/web_decode.py [--qualities 1 3 5 9] [--repeats 3]
     nice -n 10 python benchmarks/web_decode.py --large 4096 --qualities 5 --repeats 1
@@ -32,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from vqcodec import api
+from vqcodec.format import bitstream
 from vqcodec.web_export import export_web
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,6 +203,10 @@ def main() -> None:
                         times[-1]["cpu_s"] = cpu_seconds(pids) - cpu
                     warm = times[1:] or times
                     facts = warm[-1]["facts"]
+                    stages = {
+                        k: statistics.median(t["facts"]["times"].get(k, 0) for t in warm) / 1000
+                        for k in facts["times"]
+                    }
                     run = {
                         "quality": q,
                         "threads": facts["threads"],
@@ -209,7 +217,9 @@ def main() -> None:
                         "decode_s": round(statistics.median(t["wall_ms"] for t in warm) / 1000, 3),
                         "best_decode_s": round(min(t["wall_ms"] for t in warm) / 1000, 3),
                         "decode_cpu_s": round(statistics.median(t["cpu_s"] for t in warm), 2),
-                        "stages_s": {k: round(v / 1000, 3) for k, v in facts["times"].items()},
+                        "layers": [r.layer for r in bitstream.unpack(data).header.layers],
+                        "stages_s": {k: round(v, 3) for k, v in stages.items()},
+                        "network_share": round(stages.get("network", 0) / sum(stages.values()), 3),
                         "kernels": facts["kernels"],
                     }
                     runs.append(run)

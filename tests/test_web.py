@@ -1,9 +1,10 @@
 """The browser decoder (web/, exported by vqcodec.web_export) in headless Chromium.
 
 Every decoded integer (code maps, refinement coefficients, filter weights) must equal vqcodec's,
-and the pixels be within one level of `vqcodec.decompress`; damaged files must end in a
-one-line error on the page. Needs Debian's chromium (/usr/bin/chromium) and the `playwright`
-Python package (no `playwright install`); skipped without them.
+and the pixels (after every layer: refinement, restoration network, filter) be within one level
+of `vqcodec.decompress`; damaged files must end in a one-line error on the page. Needs Debian's
+chromium (/usr/bin/chromium) and the `playwright` Python package (no `playwright install`);
+skipped without them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import http.server
 import io
 import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +30,17 @@ from PIL import Image  # noqa: E402
 
 from vqcodec import api  # noqa: E402
 from vqcodec.format import bitstream  # noqa: E402
+from vqcodec.format.bitstream import LayerRecord  # noqa: E402
 from vqcodec.layers import refine, restore  # noqa: E402
 from vqcodec.web_export import export_web  # noqa: E402
+
+from .conftest import KODAK  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 ZOO = json.loads((Path(__file__).resolve().parents[1] / "models" / "zoo.json").read_text())
 SHIPPED = {m["id"] for m in ZOO["models"]}
-GOLDEN = sorted(p for p in DATA.glob("golden_v[2-5]*.vqz"))
+GOLDEN = sorted(p for p in DATA.glob("golden_v[2-6]*.vqz"))
+NETWORK_ID = 2  # the restoration network's layer record (FORMAT.md 2.2)
 HISTOGRAM: dict[str, list[int]] = {}
 
 # the page's last result, integers as base64 of little-endian int32
@@ -105,7 +111,7 @@ def decode_on_page(page, data: bytes, name: str, timeout_s: float = 30) -> dict:
     }
 
 
-def check_against_vqcodec(page, data: bytes, name: str) -> None:
+def check_against_vqcodec(page, data: bytes, name: str) -> dict:
     out = decode_on_page(page, data, name)
     assert out["state"] == "done", out["message"]
     r = out["result"]
@@ -132,8 +138,12 @@ def check_against_vqcodec(page, data: bytes, name: str) -> None:
     expected_px = np.asarray(api.decompress(data)).astype(int)
     pixels = np.frombuffer(base64.b64decode(r["pixels"]), np.uint8).astype(int)
     diff = np.abs(pixels.reshape(expected_px.shape) - expected_px)
-    HISTOGRAM[name] = np.bincount(diff.ravel()).tolist()
-    assert diff.max() <= 1, HISTOGRAM[name]
+    layers = [record.layer for record in parsed.header.layers]
+    HISTOGRAM[f"{name} (v{data[3]}, layers {layers})"] = hist = np.bincount(diff.ravel()).tolist()
+    assert diff.max() <= 1, hist
+    network = parsed.header.record(NETWORK_ID)
+    assert r["facts"]["network"] == (network.param if network else 0)
+    return r
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.name)
@@ -160,7 +170,12 @@ def test_assets_load_only_for_the_model_a_file_needs_and_from_the_same_origin(si
     origin = url.rsplit("/", 1)[0]
     assert all(u.startswith(origin) or u.startswith("data:") for u in requests), requests
     models = {u.split("/models/")[1].split("/")[0] for u in requests if "/models/" in u}
-    assert models == {"index.json", "s8-t512-b1024"}
+    assert models == {"index.json", "s8-t512-b1024"}  # no network: the file has no layer 2
+    check_against_vqcodec(pg, (DATA / "golden_v6_layers.vqz").read_bytes(), "js kernels v6")
+    assert pg.evaluate("window.vqzLast.facts.network") == 1
+    assert all(u.startswith(origin) for u in requests if "/models/" in u), requests
+    networks = [u.split("/models/")[1] for u in requests if "/models/networks/" in u]
+    assert networks == ["networks/restore-net-1/weights.safetensors"]
     context.close()
 
 
@@ -171,10 +186,38 @@ def sample() -> Image.Image:
     )
 
 
-def test_a_fresh_format_5_file_decodes_like_vqcodec(page, sample):
+def test_a_fresh_format_6_file_decodes_like_vqcodec(page, sample):
     data = api.compress(sample.crop((64, 32, 64 + 136, 32 + 104)))  # default level, odd sizes
-    assert data[3] == 5
+    assert data[3] == 6
     check_against_vqcodec(page, data, "fresh_q5.vqz")
+
+
+KODAK_FILES = ["kodim04.png", "kodim15.png", "kodim23.png"]
+LEVELS = [1, 5, 9]  # level 1: no refinement (the network's step is 512)
+KODAK_LAYERS: dict[str, list[int]] = {}
+
+
+@pytest.mark.skipif(not KODAK.is_dir(), reason="Kodak images not available")
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("image", KODAK_FILES)
+def test_fresh_kodak_encodes_decode_like_vqcodec(page, image, level):
+    """Crops of 544 x 200 (two of the network's 512-pixel windows across, FORMAT.md 7.3) of three
+    Kodak images at three levels: format 6, with the network where the encoder found it helps."""
+    crop = Image.open(KODAK / image).convert("RGB").crop((112, 150, 112 + 544, 150 + 200))
+    data = api.compress(crop, quality=level)
+    assert data[3] == 6
+    name = f"{image[:-4]}_q{level}.vqz"
+    KODAK_LAYERS[name] = [r.layer for r in bitstream.unpack(data).header.layers]
+    check_against_vqcodec(page, data, name)
+
+
+def test_most_fresh_kodak_encodes_carry_the_network():
+    """(after the encodes above) the encoder keeps layer 2 at most levels, so the check above
+    covered the network."""
+    if len(KODAK_LAYERS) < len(KODAK_FILES) * len(LEVELS):
+        pytest.skip("needs the Kodak encodes above")
+    print(f"\nlayers of the fresh Kodak encodes: {KODAK_LAYERS}")
+    assert sum(NETWORK_ID in ids for ids in KODAK_LAYERS.values()) > len(KODAK_LAYERS) // 2
 
 
 def test_a_tall_file_with_stripes_and_windows_decodes_like_vqcodec(page, sample):
@@ -191,8 +234,29 @@ def test_a_grayscale_file_decodes_like_vqcodec(page, sample):
     check_against_vqcodec(page, data, "gray.vqz")
 
 
+def forged(data: bytes, edit) -> bytes:
+    """A format 6 file with its layer records `edit`ed (records without streams only; the
+    others keep theirs), re-sealed: header and payload checks (the whole-file CRC, checked
+    after the maps, is left as it was)."""
+    p = bitstream.unpack(data)
+    streams = dict(zip(p.header.layers, p.layer_streams, strict=True))
+    records = tuple(edit(list(p.header.layers)))
+    header = replace(p.header, layers=records)
+    return bitstream.pack(header, p.streams, p.crc, [streams.get(r, ()) for r in records])
+
+
+FORGED = {  # a layer this release does not know; a network it does not ship
+    "v6 unknown layer": (lambda rs: [*rs, LayerRecord(9)], "unknown layer 9"),
+    "v6 unknown network": (
+        lambda rs: [LayerRecord(2, 7) if r.layer == 2 else r for r in rs],
+        "network 7",
+    ),
+}
+
+
 def damaged_variants() -> list[tuple[str, bytes]]:
     v4 = (DATA / "golden_v4_filtered.vqz").read_bytes()
+    v6 = (DATA / "golden_v6_layers.vqz").read_bytes()
     buf = io.BytesIO()
     Image.new("RGB", (40, 24), (90, 140, 200)).save(buf, "PNG")
     v5 = api.compress(buf.getvalue())
@@ -205,6 +269,12 @@ def damaged_variants() -> list[tuple[str, bytes]]:
         ("v4 payload bit", flip(v4, len(v4) - 200)),
         ("v4 last byte", flip(v4, len(v4) - 1)),
         ("v5 payload bit", flip(v5, len(v5) - 3)),
+        ("v6 truncated", v6[: len(v6) - 5]),
+        ("v6 header only", v6[:30]),
+        ("v6 record bit", flip(v6, 37)),  # in the layer records: header check
+        ("v6 payload bit", flip(v6, len(v6) - 40)),
+        ("v6 last byte", flip(v6, len(v6) - 1)),
+        *[(name, forged(v6, edit)) for name, (edit, _) in FORGED.items()],
         ("not a vqz", b"\x89PNG\r\n\x1a\n" + bytes(40)),
         ("empty", b""),
     ]
@@ -217,3 +287,5 @@ def test_damaged_files_show_a_one_line_error(page, case):
     assert out["state"] == "error", out
     assert out["message"].startswith("Cannot decode") and "\n" not in out["message"]
     assert page.is_hidden("#result")
+    if name in FORGED:
+        assert FORGED[name][1] in out["message"], out["message"]

@@ -3,9 +3,12 @@
 `export_web(out_dir)` writes the page (index.html, style.css, js/) and, per model of the zoo,
 `models/<name>/config.json` and `prior_int.safetensors` (copies, verified against zoo.json) and
 `synthesis.safetensors` (the float32 tensors the synthesis network reads, FORMAT.md 9.4, taken
-from `weights.safetensors`), plus `models/index.json` listing ids, names, fingerprints and the
-sha256 of every exported file. The page fetches a model's files only when a file needs that
-model, and nothing from another origin: serve `out_dir` with any static file server.
+from `weights.safetensors`); per network of the zoo's "networks" (the layers' networks, e.g.
+the restoration network of FORMAT.md section 7) `models/networks/<name>/weights.safetensors`
+(a verified copy; its config from the file's metadata goes into the index); plus
+`models/index.json` listing ids, names, fingerprints, configs and the sha256 of every exported
+file. The page fetches a model's or a network's files only when a file needs them, and nothing
+from another origin: serve `out_dir` with any static file server.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import shutil
 from pathlib import Path
 
+from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
 from vqcodec import zoo
@@ -70,9 +74,29 @@ def _export_model(entry: zoo.ZooEntry, folder: Path) -> dict:
     }
 
 
+def _export_network(entry: zoo.NetworkEntry, models_dir: Path) -> dict:
+    """A layer's network: its weights (sha256 checked) and, for the index, its metadata."""
+    source = zoo.verified_network(entry)
+    with safe_open(str(source), "np") as f:
+        meta = f.metadata() or {}
+    folder = f"networks/{entry.name}"
+    (models_dir / folder).mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, models_dir / folder / "weights.safetensors")
+    return {
+        "id": entry.net_id,
+        "name": entry.name,
+        "kind": entry.kind,
+        "format": meta.get("format"),
+        "config": json.loads(meta.get("config", "{}")),
+        "folder": folder,
+        "files": {"weights": {"path": "weights.safetensors", "sha256": entry.sha256}},
+    }
+
+
 def export_web(out_dir: Path, models: list[str] | None = None) -> None:
-    """Write the browser decoder and the assets of `models` (names; default: every shipped
-    model) into `out_dir` (created; existing files of the same names are replaced)."""
+    """Write the browser decoder, the assets of `models` (names; default: every shipped model)
+    and every shipped network into `out_dir` (created; existing files of the same names are
+    replaced)."""
     out_dir = Path(out_dir)
     entries = zoo.entries()
     names = list(entries) if models is None else list(models)
@@ -85,10 +109,13 @@ def export_web(out_dir: Path, models: list[str] | None = None) -> None:
     (out_dir / "js").mkdir(exist_ok=True)
     for path in sorted((WEB_SOURCE / "js").glob("*.js")):
         shutil.copyfile(path, out_dir / "js" / path.name)
+    registry = zoo._registry(zoo.models_dir())
     index = {
         "models": [_export_model(entries[n], out_dir / "models" / n) for n in names],
-        "retired": [
-            {"id": i, "name": n} for i, n in sorted(zoo._registry(zoo.models_dir()).retired.items())
+        "networks": [
+            _export_network(registry.networks[i], out_dir / "models")
+            for i in sorted(registry.networks)
         ],
+        "retired": [{"id": i, "name": n} for i, n in sorted(registry.retired.items())],
     }
     (out_dir / "models" / "index.json").write_text(json.dumps(index, indent=1) + "\n")

@@ -45,24 +45,35 @@ export class Assets {
     return buf;
   }
 
-  async model(id) {
+  async loadIndex() {
     if (!this.index) this.index = JSON.parse(new TextDecoder().decode(await this.fetchBuffer('models/index.json')));
-    const entry = this.index.models.find((m) => m.id === id);
+    return this.index;
+  }
+
+  async model(id) {
+    const index = await this.loadIndex(), entry = index.models.find((m) => m.id === id);
     if (!entry) {
-      const retired = this.index.retired.find((m) => m.id === id);
+      const retired = index.retired.find((m) => m.id === id);
       throw new VqzError(retired ? `model ${id} (${retired.name}) is retired and not shipped with this page` : `unknown model id ${id}`);
     }
     return entry;
   }
 
-  // One of a model's files ('config', 'prior' or 'synthesis'), parsed, cached.
+  // A layer's network named by a file's record (FORMAT.md 10.1): its index entry.
+  async network(id, kind) {
+    const entry = ((await this.loadIndex()).networks || []).find((n) => n.id === id && n.kind === kind);
+    if (!entry) throw new VqzError(`the file needs ${kind} network ${id}, which this page does not have`);
+    return entry;
+  }
+
+  // One of a model's files ('config', 'prior' or 'synthesis') or a network's ('weights'),
+  // parsed, cached.
   async load(entry, what) {
-    const key = `${entry.id}/${what}`;
-    if (!this.cache.has(key)) {
-      const f = entry.files[what];
+    const f = entry.files[what], path = `models/${entry.folder || entry.name}/${f.path}`;
+    if (!this.cache.has(path)) {
       const parse = what === 'config' ? (b) => JSON.parse(new TextDecoder().decode(b)) : readSafetensors;
-      this.cache.set(key, this.fetchBuffer(`models/${entry.name}/${f.path}`, f.sha256).then(parse));
+      this.cache.set(path, this.fetchBuffer(path, f.sha256).then(parse));
     }
-    return this.cache.get(key);
+    return this.cache.get(path);
   }
 }

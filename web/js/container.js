@@ -1,4 +1,4 @@
-// The .vqz container: header parse and the checks of docs/FORMAT.md section 2 (steps 1-9).
+// The .vqz container: header parse, layer records and the checks of docs/FORMAT.md section 2.
 
 export class VqzError extends Error {}
 
@@ -19,7 +19,11 @@ export function crc32(bytes, crc = 0) {
   return ~c >>> 0;
 }
 
-const LIMITS = { side: 16384, pixels: 1 << 24, minTile: 4, maxTile: 128, maxMaps: 8, streams: 1 << 17, stripes: 64 };
+const LIMITS = { side: 16384, pixels: 1 << 24, minTile: 4, maxTile: 128, maxMaps: 8, streams: 1 << 17, stripes: 64, layers: 8, layerStreams: 64 };
+
+// The layers above the code maps (FORMAT.md 2.2), by record id, in the order they run.
+export const REFINEMENT = 1, NETWORK = 2, FILTER = 3;
+const LAYER_NAMES = { [REFINEMENT]: 'refinement', [NETWORK]: 'restoration network', [FILTER]: 'restoration filter' };
 
 class Cursor {
   constructor(bytes) { this.b = bytes; this.pos = 0; }
@@ -40,16 +44,57 @@ class Cursor {
     }
     throw new VqzError('malformed header: varint longer than 5 bytes');
   }
+  varints(n) { return Array.from({ length: n }, () => this.varint()); }
 }
 
-// Parse and check a file (FORMAT.md 2.3, steps 1-9). Returns the header with the payload's
-// streams as subarrays of `bytes`.
+// The layer records: format 6's own (count, then id, param, stream count, lengths), formats
+// 3-5's fields read as the same records (FORMAT.md 2.2); the checks of 2.4 step 4 as read.
+function readRecords(c, version) {
+  const records = [];
+  if (version >= 6) {
+    const count = c.varint();
+    if (count > LIMITS.layers) throw new VqzError(`malformed header: ${count} layers (at most ${LIMITS.layers})`);
+    for (let i = 0; i < count; i++) {
+      const id = c.varint(), param = c.varint(), streams = c.varint();
+      if (streams > LIMITS.layerStreams) throw new VqzError(`malformed header: layer ${id} with ${streams} streams`);
+      if (id <= (i ? records[i - 1].id : 0)) throw new VqzError('malformed header: layer ids not increasing from 1');
+      records.push({ id, param, lengths: c.varints(streams) });
+    }
+    return records;
+  }
+  const step = version >= 3 ? c.varint() : 0;
+  if (step > 0) {
+    const stripes = c.varint();
+    if (stripes < 1 || stripes > LIMITS.stripes) throw new VqzError('malformed header: stripes');
+    records.push({ id: REFINEMENT, param: step, lengths: c.varints(stripes) });
+  }
+  const filterLength = version >= 4 ? c.varint() : 0;
+  if (filterLength > 0) records.push({ id: FILTER, param: 0, lengths: [filterLength] });
+  return records;
+}
+
+// Why a record breaks its layer's rule (FORMAT.md 2.2; the network's id is checked against
+// the installed networks later), null if it does not.
+function recordProblem({ id, param, lengths }, height) {
+  if (!LAYER_NAMES[id]) return `unknown layer ${id} (this page knows layers 1-3: a newer vqcodec wrote it)`;
+  if (id === REFINEMENT) {
+    if (param < 4 || param > 4095) return `refinement step ${param} (in quarters; 4 to 4095)`;
+    if (lengths.length !== Math.ceil(height / 512)) return `${lengths.length} refinement stripes where its height makes ${Math.ceil(height / 512)}`;
+  } else if (id === NETWORK) {
+    if (lengths.length) return 'a restoration network record has no streams';
+  } else if (param !== 0 || lengths.length !== 1 || lengths[0] === 0) return 'a restoration filter record has parameter 0 and one non-empty stream';
+  return null;
+}
+
+// Parse and check a file (FORMAT.md 2.4, steps 1-9, and step 10's layer rules). Returns the
+// header with the payload's streams as subarrays of `bytes`: h.streams per tile and map,
+// h.records [{id, param, lengths, streams}] in file (= running) order.
 export function parse(bytes) {
   const c = new Cursor(bytes);
   const magic = c.take(3);
   if (magic[0] !== 0x56 || magic[1] !== 0x51 || magic[2] !== 0x5a) throw new VqzError('not a .vqz file (bad magic)');
   const version = c.u8();
-  if (version < 1 || version > 5) throw new VqzError(`unknown .vqz version ${version}`);
+  if (version < 1 || version > 6) throw new VqzError(`unknown .vqz version ${version}`);
   const h = { version, modelId: c.u16(), fingerprint: c.u32() };
   const flags = c.u8();
   if (flags >> 2) throw new VqzError('malformed header: reserved flag bits set');
@@ -63,20 +108,8 @@ export function parse(bytes) {
   const tiles = c.varint();
   if (tiles < 1 || tiles * maps > LIMITS.streams) throw new VqzError('malformed header: tiles');
   h.maps = maps;
-  h.lengths = [];
-  for (let t = 0; t < tiles; t++) {
-    const row = [];
-    for (let m = 0; m < maps; m++) row.push(c.varint());
-    h.lengths.push(row);
-  }
-  h.refineStep = version >= 3 ? c.varint() : 0;
-  h.refineLengths = [];
-  if (h.refineStep > 0) {
-    const stripes = c.varint();
-    if (stripes < 1 || stripes > LIMITS.stripes) throw new VqzError('malformed header: stripes');
-    for (let i = 0; i < stripes; i++) h.refineLengths.push(c.varint());
-  }
-  h.filterLength = version >= 4 ? c.varint() : 0;
+  h.lengths = Array.from({ length: tiles }, () => c.varints(maps));
+  h.records = readRecords(c, version);
   if (h.colour > 1) throw new VqzError('malformed header: colour');
   h.fields = bytes.subarray(0, c.pos);
   const check = c.u16();
@@ -86,11 +119,12 @@ export function parse(bytes) {
   const { width: w, height: ht } = h;
   if (w < 1 || ht < 1 || w > LIMITS.side || ht > LIMITS.side || w * ht > LIMITS.pixels) throw new VqzError(`image size ${w}x${ht} outside the limits`);
   if (h.tile > LIMITS.maxTile) throw new VqzError('malformed header: tile');
-  // (FORMAT.md 2.3: vqcodec checks these two at step 12; a decoder may check them here)
-  if (h.refineStep > 0 && (h.refineStep < 4 || h.refineStep > 4095)) throw new VqzError('malformed header: refine_step');
-  if (h.refineStep > 0 && h.refineLengths.length !== Math.ceil(ht / 512)) throw new VqzError('malformed header: refinement stripe count');
+  for (const r of h.records) {   // (FORMAT.md 2.4: step 10's layer rules, checked here as it allows)
+    const problem = recordProblem(r, ht);
+    if (problem) throw new VqzError(`malformed header: ${problem}`);
+  }
   const sum = (a) => a.reduce((x, y) => x + y, 0);
-  const payload = sum(h.lengths.map(sum)) + sum(h.refineLengths) + h.filterLength;
+  const payload = sum(h.lengths.map(sum)) + sum(h.records.map((r) => sum(r.lengths)));
   if (payload > 16 * w * ht + 4096) throw new VqzError('malformed header: payload over the limit');
   if (bytes.length < c.pos + payload) throw new VqzError(`truncated file (${bytes.length - c.pos} of ${payload} payload bytes)`);
   if (bytes.length > c.pos + payload) throw new VqzError('trailing data after the payload');
@@ -98,8 +132,10 @@ export function parse(bytes) {
   let pos = c.pos;
   const next = (n) => bytes.subarray(pos, (pos += n));
   h.streams = h.lengths.map((row) => row.map(next));
-  h.refinement = h.refineLengths.map(next);
-  h.filter = next(h.filterLength);
+  for (const r of h.records) r.streams = r.lengths.map(next);
+  const record = (id) => h.records.find((r) => r.id === id);
+  h.refineStep = record(REFINEMENT)?.param || 0;          // (refine.js reads these two)
+  h.refinement = record(REFINEMENT)?.streams || [];
   h.headerBytes = c.pos;
   return h;
 }
@@ -125,6 +161,6 @@ export function contentCrc(h, maps) {
     for (let i = 0; i < m.length; i++) { b[2 * i] = m[i] & 0xff; b[2 * i + 1] = m[i] >> 8; }
     crc = crc32(b, crc);
   }
-  for (const s of h.refinement) crc = crc32(s, crc);
-  return crc32(h.filter, crc);
+  for (const r of h.records) for (const s of r.streams) crc = crc32(s, crc);
+  return crc;
 }

@@ -1,12 +1,13 @@
 // The whole decoder: bytes -> pixels (FORMAT.md, overview in section 1).
 
-import { VqzError, parse, contentCrc } from './container.js';
+import { VqzError, parse, contentCrc, REFINEMENT, NETWORK, FILTER } from './container.js';
 import { priorOf, decodeMaps, tilesOf } from './prior.js';
 import { synthesisOf, synthesize } from './synthesis.js';
 import { applyRefinement, decodeRefinement } from './refine.js';
 import { split } from './pool.js';
 import { decodeFilter, applyFilter } from './filter.js';
 import { kernels } from './kernels.js';
+import { restoreNetOf, restoreRows } from './restorenet.js';
 
 const models = new Map();   // model id -> {prior, synthesis} promises, built once
 
@@ -31,7 +32,7 @@ async function onPool(pool, bytes, h, entry, kernels, progress) {
   const step = (n) => { done += n; progress('code maps', (0.6 * done) / total); };
   const jobs = split(codes, pool.size).map((tiles, k) => pool.run(k, { task: 'maps', modelId: h.modelId, kernels, bytes: bytes.slice().buffer, tiles }, [], step));
   jobs.forEach((j) => j.catch(() => {}));   // (a failure is reported once, below)
-  const coefficients = h.refineStep > 0 ? decodeRefinement(h) : null;
+  const coefficients = h.refinement.length ? decodeRefinement(h) : null;
   const parts = await Promise.all(jobs);
   const maps = parts[0];
   for (const other of parts.slice(1)) for (let m = 0; m < 2; m++) for (let i = 0; i < maps[m].length; i++) maps[m][i] += other[m][i];
@@ -47,16 +48,32 @@ async function onPool(pool, bytes, h, entry, kernels, progress) {
   return { maps, rgb, coefficients };
 }
 
+// The restoration network (layer 2) over the whole image, or in bands of rows on the pool.
+async function restore(pool, net, rgb, h, step, id, kernelsName) {
+  if (!pool || pool.size < 2) return restoreRows(await net, rgb, h.width, h.height, step, 0, h.height);
+  const bands = split(new Array(h.height).fill(1), pool.size);
+  const rows = await Promise.all(bands.map((band, k) => pool.run(k, {
+    task: 'restore', modelId: h.modelId, networkId: id, kernels: kernelsName, rgb, width: h.width, height: h.height, step, r0: band[0], r1: band[band.length - 1] + 1,
+  })));
+  let o = 0;
+  for (const r of rows) { rgb.set(r, o); o += r.length; }
+  return rgb;
+}
+
 // progress(stage, fraction in 0..1). With `debug`, the result carries every decoded integer.
-// With a pool (pool.js) of more than one helper, maps and synthesis run on the helpers.
+// With a pool (pool.js) of more than one helper, maps, synthesis and network run on the helpers.
 export async function decodeVqz(bytes, assets, progress = () => {}, debug = false, pool = null) {
   const t0 = performance.now(), times = {};
   const h = parse(bytes);
   const entry = await assets.model(h.modelId);
+  const netRecord = h.records.find((r) => r.id === NETWORK);
+  const net = netRecord ? restoreNetOf(assets, netRecord.param) : null;   // loads meanwhile
+  if (net) await assets.network(netRecord.param, 'restore-net');   // (FORMAT.md 2.4 step 10)
   if (entry.fingerprint !== h.fingerprint) throw new VqzError(`file written by other weights than model ${entry.name} (fingerprint mismatch)`);
+  const kernelsName = { js: 'js', 'wasm-simd': 'wasm-simd' }[kernels.name] || 'wasm';
   let t = performance.now(), maps, rgb, decoded = null;
   if (pool && pool.size > 1) {
-    ({ maps, rgb, coefficients: decoded } = await onPool(pool, bytes, h, entry, { js: 'js', 'wasm-simd': 'wasm-simd' }[kernels.name] || 'wasm', progress));
+    ({ maps, rgb, coefficients: decoded } = await onPool(pool, bytes, h, entry, kernelsName, progress));
     times.maps_and_synthesis = -t + (t = performance.now());
   } else {
     const parts = modelParts(assets, entry);
@@ -66,19 +83,28 @@ export async function decodeVqz(bytes, assets, progress = () => {}, debug = fals
     ({ maps, sizes } = decodeMaps(h, prior, entry.stride, (d, n) => progress('code maps', (0.6 * d) / n)));
     if (contentCrc(h, maps) !== h.crc32) throw new VqzError('damaged file: CRC mismatch over the decoded indices');
     times.maps = -t + (t = performance.now());
-    const net = await parts.synthesis;
+    const synthesis = await parts.synthesis;
     const tNet = performance.now();
-    rgb = synthesize(net, maps, sizes, h.width, h.height, (d, n) => progress('synthesis', 0.6 + (0.3 * d) / n));
+    rgb = synthesize(synthesis, maps, sizes, h.width, h.height, (d, n) => progress('synthesis', 0.6 + (0.25 * d) / n));
     times.synthesis = -tNet + (t = performance.now());
   }
+  // the layers in record order (FORMAT.md 2.2); each reads what the earlier ones leave
   let refined = null, weights = null;
-  if (h.refineStep > 0) refined = applyRefinement(h, rgb, (d, n) => progress('refinement', 0.9 + (0.05 * d) / n), decoded);
-  times.refinement = -t + (t = performance.now());
-  if (h.filterLength > 0) {
-    weights = decodeFilter(h.filter, h.colour === 1 ? 1 : 3);
-    if (weights) applyFilter(rgb, h.width, h.height, weights, refined);
+  const run = {
+    [REFINEMENT]: () => { refined = applyRefinement(h, rgb, (d, n) => progress('refinement', 0.85 + (0.05 * d) / n), decoded); },
+    [NETWORK]: async () => {
+      progress('restoration network', 0.9);
+      rgb = await restore(pool, net, rgb, h, h.refineStep ? h.refineStep / 4 : 512, netRecord.param, kernelsName);
+    },
+    [FILTER]: (r) => {
+      weights = decodeFilter(r.streams[0], h.colour === 1 ? 1 : 3);
+      if (weights) applyFilter(rgb, h.width, h.height, weights, refined);
+    },
+  };
+  for (const r of h.records) {
+    await run[r.id](r);
+    times[{ [REFINEMENT]: 'refinement', [NETWORK]: 'network', [FILTER]: 'filter' }[r.id]] = -t + (t = performance.now());
   }
-  times.filter = -t + (t = performance.now());
   let pixels = rgb, channels = 3;
   if (h.colour === 1) {
     channels = 1;
@@ -91,8 +117,8 @@ export async function decodeVqz(bytes, assets, progress = () => {}, debug = fals
     facts: {
       version: h.version, model: entry.name, modelId: entry.id, bytes: bytes.length,
       bpp: (bytes.length * 8) / (h.width * h.height), tiles: h.lengths.length,
-      refineStep: h.refineStep / 4, filtered: !!weights, kernels: kernels.name, threads: pool ? pool.size : 1,
-      ms: performance.now() - t0, times,
+      refineStep: h.refineStep / 4, network: netRecord ? netRecord.param : 0, filtered: !!weights,
+      kernels: kernels.name, threads: pool ? pool.size : 1, ms: performance.now() - t0, times,
     },
   };
   if (debug) result.debug = { maps, coefficients: refined ? refined.coefficients : [], filter: weights, rgb };

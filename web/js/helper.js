@@ -1,11 +1,12 @@
-// A helper worker of the pool (pool.js): decodes a subset of the tiles, or synthesizes a band
-// of rows, for the decoding worker.
+// A helper worker of the pool (pool.js): decodes a subset of the tiles, synthesizes a band of
+// rows or runs the restoration network on one, for the decoding worker.
 
 import { Assets } from './assets.js';
 import { parse } from './container.js';
 import { modelParts } from './decoder.js';
 import { decodeMaps } from './prior.js';
 import { synthesizeRows } from './synthesis.js';
+import { restoreNetOf, restoreRows } from './restorenet.js';
 import { useKernels } from './kernels.js';
 
 const assets = new Assets(new URL('../', import.meta.url));
@@ -25,6 +26,10 @@ self.onmessage = async ({ data }) => {
       }, data.tiles);
       self.postMessage({ id, type: 'progress', done: now - sent });
       self.postMessage({ id, type: 'result', result: maps }, maps.map((m) => m.buffer));
+    } else if (task === 'restore') {
+      const net = await restoreNetOf(assets, data.networkId);
+      const rgb = restoreRows(net, data.rgb, data.width, data.height, data.step, data.r0, data.r1);
+      self.postMessage({ id, type: 'result', result: rgb }, [rgb.buffer]);
     } else {
       const net = await parts.synthesis;
       const rgb = synthesizeRows(net, data.maps, data.sizes, data.width, data.height, data.v0, data.v1);

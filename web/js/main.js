@@ -49,7 +49,7 @@ function show(result, name) {
     ['file', name], ['size', `${width} × ${height}${channels === 1 ? ' (grayscale)' : ''}`],
     ['file size', `${facts.bytes.toLocaleString()} bytes`], ['bits per pixel', facts.bpp.toFixed(4)],
     ['model', `${facts.model} (id ${facts.modelId})`], ['format', `version ${facts.version}, ${facts.tiles} tile${facts.tiles > 1 ? 's' : ''}`],
-    ['layers', `${facts.refineStep ? `refinement (step ${facts.refineStep})` : 'no refinement'}, ${facts.filtered ? 'filter' : 'no filter'}`],
+    ['layers', [facts.refineStep && `refinement (step ${facts.refineStep})`, facts.network && `restoration network ${facts.network}`, facts.filtered && 'filter'].filter(Boolean).join(', ') || 'none'],
     ['decode time', `${(facts.ms / 1000).toFixed(2)} s (${facts.threads} thread${facts.threads > 1 ? 's' : ''}, kernels ${facts.kernels})`],
   ];
   $('facts').replaceChildren(...rows.map(([k, v]) => { const tr = document.createElement('tr'); tr.append(Object.assign(document.createElement('th'), { textContent: k }), Object.assign(document.createElement('td'), { textContent: v })); return tr; }));

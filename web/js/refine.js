@@ -1,6 +1,5 @@
 // The refinement layer (FORMAT.md section 6): exact coefficients, float reconstruction.
 
-import { VqzError } from './container.js';
 import { RangeDecoder, HALF, DECAY, uniform, tableOfIntegerRow } from './rangecoder.js';
 
 const ESCAPE = 15, GROUPS = 14, LEVELS = 10, STRIPE = 512;
@@ -94,9 +93,7 @@ const roundEven = (v) => { const r = Math.round(v); return r - v === 0.5 && r % 
 
 // The coefficients of every stripe (FORMAT.md 6.3).
 export function decodeRefinement(h) {
-  const channels = h.colour === 1 ? 1 : 3, stripes = Math.ceil(h.height / STRIPE);
-  if (h.refineStep < 4 || h.refineStep > 4095) throw new VqzError('malformed header: refine_step');
-  if (h.refinement.length !== stripes) throw new VqzError('malformed header: refinement stripe count');
+  const channels = h.colour === 1 ? 1 : 3;
   return h.refinement.map((bytes, m) => decodeStripe(bytes, channels, Math.ceil((Math.min((m + 1) * STRIPE, h.height) - m * STRIPE) / 8), Math.ceil(h.width / 8)));
 }
 

@@ -8,42 +8,46 @@ function buf(n, which) {
   return scratch[which];
 }
 
-// Conv2d (out, in, kh, kw) -> rows (ky, kx, in), columns out; ConvTranspose2d (in, out, 4, 4)
-// -> rows in, columns (ky, kx, out).
-function convRows({ data, shape: [co, ci, kh, kw] }) {
+// Conv2d (out, in, kh, kw) -> rows (ky, kx, in), columns out (padded with zero columns to co).
+function convRows({ data, shape: [co0, ci, kh, kw] }, co = co0) {
   const w = new Float32Array(kh * kw * ci * co);
-  for (let o = 0; o < co; o++) for (let i = 0; i < ci; i++) for (let k = 0; k < kh * kw; k++) w[(k * ci + i) * co + o] = data[((o * ci + i) * kh * kw) + k];
+  for (let o = 0; o < co0; o++) for (let i = 0; i < ci; i++) for (let k = 0; k < kh * kw; k++) w[(k * ci + i) * co + o] = data[((o * ci + i) * kh * kw) + k];
   return { w, ci, co, k: kh };
 }
+// ConvTranspose2d (in, out, 4, 4) -> rows in, columns (ky, kx, out).
 function convTRows({ data, shape: [ci, co, kh, kw] }) {
   const w = new Float32Array(ci * kh * kw * co);
   for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) for (let k = 0; k < kh * kw; k++) w[i * kh * kw * co + k * co + o] = data[(i * co + o) * kh * kw + k];
   return { w, ci, co };
 }
 
+// A Conv2d layer for conv(): weights as GEMM rows (3x3: one matrix per kernel row, to be
+// prepared before a frame: prepareConv), bias; `co` pads the outputs to a multiple of 16.
+export function convLayer(weight, bias, co = weight.shape[0]) {
+  const c = { ...convRows(weight, co), b: new Float32Array(co) };
+  c.b.set(bias.data);
+  if (c.k === 3) {
+    const size = 3 * c.ci * c.co;
+    c.rows = [0, 1, 2].map((ky) => c.w.subarray(ky * size, (ky + 1) * size));
+  }
+  return c;
+}
+export const prepareConv = (c) => c.rows && c.rows.forEach((r) => kernels.prepare(r, 3 * c.ci, c.co, true));
+
 export function synthesisOf(t, config) {
   const v = { stride: 4, channels: 128, res_blocks: 2, synthesis_blocks: 0, ...config.vqvae };
   const W = (n) => t[`vqvae.${n}.weight`], B = (n) => t[`vqvae.${n}.bias`].data;
-  const matrices = [];
-  const conv = (n) => {
-    const c = { ...convRows(W(n)), b: B(n) };
-    if (c.k === 3) {
-      const size = 3 * c.ci * c.co;
-      c.rows = [0, 1, 2].map((ky) => c.w.subarray(ky * size, (ky + 1) * size));
-      c.rows.forEach((r) => matrices.push([r, 3 * c.ci, c.co]));
-    }
-    return c;
-  };
+  const convs = [];
+  const conv = (n) => { const c = convLayer(W(n), t[`vqvae.${n}.bias`]); convs.push(c); return c; };
   const net = {
     stride: v.stride,
     top: t['vqvae.quant_top.codebook'], bottom: t['vqvae.quant_bottom.codebook'],
     up: { ...convTRows(W('upsample_top')), b: B('upsample_top') },
-    first: conv('dec.0'), blocks: [], ups: [],
+    first: conv('dec.0'), blocks: [], ups: [], convs,
   };
   const nb = v.res_blocks + v.synthesis_blocks;
   for (let i = 1; i <= nb; i++) net.blocks.push([conv(`dec.${i}.body.1`), conv(`dec.${i}.body.3`)]);
   for (let m = nb + 2; t[`vqvae.dec.${m}.weight`]; m += 2) net.ups.push({ ...convTRows(W(`dec.${m}`)), b: B(`dec.${m}`) });
-  net.matrices = matrices;
   return net;
 }
 
@@ -52,7 +56,7 @@ export function synthesisOf(t, config) {
 // of the kernels' heap (rows wp = w + 2 wide); output (i, j) for kernel row ky reads the 3 ci
 // values at ((i + ky) wp + j) ci: rows ci apart, so three accumulating products in place
 // (with wp - w junk outputs per row, dropped).
-function conv(x, h, w, layer, reluIn) {
+export function conv(x, h, w, layer, reluIn) {
   const { ci, co, b } = layer, out = new Float32Array(h * w * co);
   if (layer.k === 1) {
     const a = reluIn ? x.map((v) => (v < 0 ? 0 : v)) : x, acc = new Float32Array(h * w * co);
@@ -104,7 +108,7 @@ function convT(x, h, w, layer, reluIn, outStride = layer.co, outOffset = 0, out 
   return out;
 }
 
-const roundEven = (v) => { const r = Math.round(v); return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r; };
+export const roundEven = (v) => { const r = Math.round(v); return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r; };
 
 // The network on one window: top (h, w) and bottom (2h, 2w) indices -> RGB bytes (2sh, 2sw).
 function network(net, top, bottom, h, w) {
@@ -138,7 +142,7 @@ export function synthesizeRows(net, maps, sizes, width, height, v0, v1, progress
   const guard = Math.ceil((net.blocks.length + 7) / 2) + 2;
   const r0 = Math.min(S * v0, height), r1 = Math.min(S * v1, height);
   const out = new Uint8Array(width * (r1 - r0) * 3);
-  for (const [w, k, n] of net.matrices) kernels.prepare(w, k, n, true);
+  net.convs.forEach(prepareConv);
   const spans = (n) => { const s = []; for (let a = 0; a < n; a += win) s.push([a, Math.min(a + win, n)]); return s; };
   const windows = [];
   for (const [y0, y1] of spans(H0)) {
