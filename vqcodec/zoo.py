@@ -37,7 +37,7 @@ class ZooEntry:
     # the encoder's default rate weight per map, coarsest first (`vqcodec.coding.rate_aware`; chosen
     # on held-out training images, benchmarks/results/rate_weights.json); not in the
     # fingerprint: it changes which indices are chosen, not how a file decodes
-    rate_weights: tuple[float, ...] = ()  # empty: zero for every map
+    rate_weights: tuple[float, ...] = (0.0, 0.0)
 
     @property
     def fingerprint_v1(self) -> int:
@@ -121,7 +121,7 @@ def _registry(folder: Path) -> _Registry:
             m.get("quality"),
             m.get("config_sha256"),
             m.get("int_prior_sha256"),
-            tuple(float(w) for w in m.get("rate_weights", ())),
+            tuple(float(w) for w in m.get("rate_weights", (0.0, 0.0))),
         )
         for m in raw["models"]
     }
