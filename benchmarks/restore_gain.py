@@ -63,7 +63,9 @@ def ladder(images: list[tuple[str, np.ndarray]]) -> dict[str, list[dict]]:
         for _, rgb in images:
             found = analyse(rgb, COLOUR_RGB, codec, DEFAULT_TILE, weights)
             for name in curves:
-                compressed, image = found.file(Settings(preset.refine_step, name == "filtered"))
+                compressed, image = found.file(
+                    Settings(preset.refine_step, name == "filtered", without={"restore-net"})
+                )
                 points[name].append((compressed.bpp, psnr_rgb(rgb, image)))
         for name in curves:
             curves[name].append({"quality": preset.quality, **mean_point(points[name])})

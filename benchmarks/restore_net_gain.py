@@ -6,7 +6,7 @@ images downscaled 2x (never Kodak), against today's chain.
         --out benchmarks/results/restore_net_gain.json   (one command line)
 
 Per ladder level, mean bpp and PSNR of:
-  a  refinement + Wiener filter (today: `pipeline.analyse(...).file(Settings(step))`)
+  a  refinement + Wiener filter (format 5's chain: `Settings(step, without={"restore-net"})`)
   b  refinement + CNN + Wiener filter refitted on the CNN's output (`restore.fit`; the file
      changes only by the filter's bytes)
   c  refinement + CNN alone (the file without a filter)
@@ -32,13 +32,15 @@ from vqcodec.bench.envinfo import environment
 from vqcodec.bench.evaluate import psnr_rgb
 from vqcodec.format import bitstream
 from vqcodec.layers import ABSENT, Coded, Frame, restore_net
-from vqcodec.layers.refinement import RefinementLayer
-from vqcodec.layers.wiener import STEP, WienerLayer
+from vqcodec.layers.learned_filter import LearnedFilterLayer
+from vqcodec.layers.refinement import STEP, RefinementLayer
+from vqcodec.layers.wiener import WienerLayer
 from vqcodec.model.codec import DEFAULT_TILE, index_bytes
 from vqcodec.pipeline import Analysis, analyse, channels_of
 from vqcodec.training.data import holdout_images
 
 CHAINS = ("a", "b", "c", "d")
+NET = Coded(1)  # the network's record (the weights evaluated may not be shipped yet)
 
 
 def _bpp(found: Analysis, layers: dict[str, Coded]) -> float:
@@ -47,7 +49,10 @@ def _bpp(found: Analysis, layers: dict[str, Coded]) -> float:
     entry = found.codec.entry
     header = bitstream.Header(entry.model_id, entry.fingerprint, found.colour, width, height,
                               found.tile, lengths=())  # fmt: skip
-    data = bitstream.assemble(header, found.image.streams, index_bytes(found.maps), layers)
+    ids = {"refinement": RefinementLayer.layer_id, "restore-net": LearnedFilterLayer.layer_id,
+           "wiener": WienerLayer.layer_id}  # fmt: skip
+    parts = sorted((ids[name], coded) for name, coded in layers.items())
+    data = bitstream.assemble(header, found.image.streams, index_bytes(found.maps), parts)
     return 8 * len(data) / (width * height)
 
 
@@ -74,8 +79,11 @@ def level_points(
     bpp_a = _bpp(found, {"refinement": refinement, "wiener": filter_a})
     points = {
         "a": (bpp_a, image_a),
-        "b": (_bpp(found, {"refinement": refinement, "wiener": filter_b}), image_b),
-        "c": (_bpp(found, {"refinement": refinement, "wiener": ABSENT}), cnn),
+        "b": (
+            _bpp(found, {"refinement": refinement, "restore-net": NET, "wiener": filter_b}),
+            image_b,
+        ),
+        "c": (_bpp(found, {"refinement": refinement, "restore-net": NET, "wiener": ABSENT}), cnn),
         "d": (bpp_a, net.apply(image_a, step)),
     }
     return {k: (bpp, psnr_rgb(rgb, image)) for k, (bpp, image) in points.items()}

@@ -66,6 +66,11 @@ def test_formats_3_to_5_write_their_layers_in_fields_of_their_own():
         Header(**{**V5.__dict__, "layers": LAYERED.layers}).pack_fields()
 
 
+def test_formats_1_and_2_hold_no_layers():
+    with pytest.raises(ValueError, match="format 2 cannot hold layers"):
+        Header(**{**V2.__dict__, "layers": LEGACY[:1]}).pack_fields()
+
+
 def test_format_6_writes_layer_records():
     fields = LAYERED.pack_fields()
     records = bytes([3, 1, 160 & 0x7F | 0x80, 1, 3, 40, 0, 3, 2, 1, 0, 3, 0, 1, 9])

@@ -36,6 +36,12 @@ class Settings:
     filtered: bool = True
     without: frozenset[str] = field(default_factory=frozenset)
 
+    def __post_init__(self) -> None:
+        names = {layer.name for layer in layers.RESIDUAL_LAYERS}
+        if isinstance(self.without, str) or not set(self.without) <= names:
+            raise ValueError(f"without: layer names of {sorted(names)}, not {self.without!r}")
+        object.__setattr__(self, "without", frozenset(self.without))
+
     def of(self, layer: Layer) -> object:
         if layer.name in self.without:
             return None

@@ -177,6 +177,8 @@ class Header:
 
 def _legacy_fields(header: Header) -> schema.Values:
     """Formats 3-5: the refinement's and the filter's records as their own fields."""
+    if header.version < 3 and header.layers:
+        raise ValueError(f"format {header.version} cannot hold layers")
     if header.version >= 6 or header.version < 3:
         return {}
     unknown = [r.layer for r in header.layers if r.layer not in (REFINEMENT_ID, FILTER_ID)]

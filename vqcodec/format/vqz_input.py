@@ -149,7 +149,10 @@ def _layers_problem(header: bitstream.Header) -> str | None:
     for record in header.layers:
         layer = layers.by_id(record.layer)
         if layer is None:
-            return f"layer {record.layer}, which this version of vqcodec does not know"
+            raise FormatError(
+                f"the file needs layer {record.layer}, which this version of vqcodec does not "
+                "know (a newer version wrote it)"
+            )
         if problem := layer.layout_problem(record, header.width, header.height):
             return problem
     return None

@@ -34,8 +34,22 @@ def _network(net_id: int) -> RestoreNet:
     return restore_net.load(zoo.verified_network(zoo.network(net_id, KIND)))
 
 
-def _squared_error(a: np.ndarray, b: np.ndarray) -> int:
-    return int(np.sum((a.astype(np.int32) - b.astype(np.int32)) ** 2))
+ROWS = 256  # rows compared at once: bounds the temporaries on a large image
+
+
+def _squared_error(a: np.ndarray, b: np.ndarray, channels: int) -> int:
+    """Squared error of what the user gets: RGB, or for a grayscale file (`channels` 1) the
+    luma it is saved as (PIL's RGB-to-L, FORMAT.md section 9.4)."""
+    total = 0
+    for y in range(0, a.shape[0], ROWS):
+        x, z = a[y : y + ROWS].astype(np.int64), b[y : y + ROWS].astype(np.int64)
+        if channels == 1:
+            x, z = ((x @ LUMA + 32768) >> 16, (z @ LUMA + 32768) >> 16)
+        total += int(np.sum((x - z) ** 2))
+    return total
+
+
+LUMA = np.array([19595, 38470, 7471], np.int64)
 
 
 class LearnedFilterLayer(Layer):
@@ -50,7 +64,8 @@ class LearnedFilterLayer(Layer):
         if entry is None:
             return ABSENT
         restored = _network(entry.net_id).apply(frame.image, frame.side.get(STEP))
-        if _squared_error(restored, frame.original) >= _squared_error(frame.image, frame.original):
+        before = _squared_error(frame.image, frame.original, frame.channels)
+        if _squared_error(restored, frame.original, frame.channels) >= before:
             return ABSENT
         frame.image = restored
         return Coded(entry.net_id)
@@ -60,10 +75,11 @@ class LearnedFilterLayer(Layer):
             frame.image = _network(coded.param).apply(frame.image, frame.side.get(STEP))
 
     def layout_problem(self, record: LayerRecord, width: int, height: int) -> str | None:
-        if record.lengths:
-            return "a restoration network record has no streams"
-        try:
-            zoo.network(record.param, KIND)
-        except ModelError as exc:
-            return str(exc)
+        """No streams and a network id; ModelError if that network is not installed (a file
+        of a newer release), as for a model."""
+        if record.lengths or not record.param:
+            return "a restoration network record has a network id and no streams"
+        entry = zoo.network(record.param, KIND)
+        if not (entry.folder / zoo.WEIGHTS_FILE).is_file():
+            raise ModelError(f"network {entry.name}: {zoo.WEIGHTS_FILE} missing ({entry.folder})")
         return None

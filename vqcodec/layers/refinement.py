@@ -18,12 +18,13 @@ class RefinementLayer(Layer):
 
     def encode(self, frame: Frame, setting: float | None) -> Coded:
         """`setting`: the quantizer step (None: no refinement)."""
-        frame.side[STEP] = setting
+        frame.side[STEP] = None
         if setting is None:
             return ABSENT
         layer, frame.image, frame.side[ACTIVITY] = refine.encode(
             frame.original, frame.image, setting, frame.channels
         )
+        frame.side[STEP] = layer.step_q / refine.STEP_UNITS  # what the decoder will read
         return Coded(layer.step_q, tuple(layer.streams))
 
     def decode(self, frame: Frame, coded: Coded) -> None:

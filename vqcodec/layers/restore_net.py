@@ -6,7 +6,7 @@ can. A nonlinear network trained on the codec's own output can do more, and the 
 still fits on top of its output. The network:
 
 - works at half resolution (pixel unshuffle 2x: 12 channels), so a few 3x3 convs of `channels`
-  features cost about `MACs per pixel` = (12*C + (L-2)*C*C + 12*C) * 9 / 4 and reach 2L pixels
+  features cost about `MACs per pixel` = (16*C + (L-2)*C*C + 12*C) * 9 / 4 and reach 2L pixels
   each way; the 2x2 cells sit on the refinement's even grid, windows start on its 8x8 grid;
 - reads four block-phase planes (first / last half-row and half-column of each 8x8 block), which
   a translation-invariant conv could only guess from content;
