@@ -138,3 +138,9 @@ def test_three_levels_through_the_file_format(three_levels, monkeypatch):
         assert np.asarray(vqcodec.decompress(data)).shape == rgb.shape
     finally:
         api._load.cache_clear()
+
+
+def test_a_config_missing_a_codebook_size_takes_the_default_and_other_keys_are_not_levels():
+    assert VQVAEConfig.from_dict({"codes_top": 64}).codes == (64, 512)
+    d = json.loads(ModelConfig().to_json()) | {"prior_notes": {}}
+    assert len(ModelConfig.from_dict(d).priors) == 2

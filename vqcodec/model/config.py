@@ -25,6 +25,15 @@ def level_names(levels: int) -> tuple[str, ...]:
     return ("top", *(f"mid{k}" for k in range(1, levels - 1)), "bottom")
 
 
+def levels_in(d: dict[str, Any], prefix: str) -> int:
+    """How many levels a JSON object's `<prefix><level name>` keys describe: top and bottom
+    plus each mid level present (other keys with the prefix are not level names)."""
+    mids = 0
+    while f"{prefix}mid{mids + 1}" in d:
+        mids += 1
+    return 2 + mids
+
+
 @dataclass(frozen=True)
 class VQVAEConfig:
     """Hierarchical VQ-VAE (VQ-VAE-2): code map k of n at 1/(stride 2^(n-1-k)), coarsest first.
@@ -78,12 +87,10 @@ class VQVAEConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VQVAEConfig:
-        """Inverse of `to_dict`; with no `codes_*` entries, the default codebooks."""
-        rest = {k: v for k, v in d.items() if not k.startswith("codes_")}
-        count = len(d) - len(rest)
-        if not count:
-            return cls(**rest)
-        return cls(**rest, codes=tuple(d[f"codes_{name}"] for name in level_names(count)))
+        """Inverse of `to_dict`; a missing `codes_<level>` takes the default size (512)."""
+        names = level_names(levels_in(d, "codes_"))
+        rest = {k: v for k, v in d.items() if k not in {f"codes_{n}" for n in names}}
+        return cls(**rest, codes=tuple(d.get(f"codes_{name}", 512) for name in names))
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        names = level_names(sum(k.startswith("prior_") for k in d))
+        names = level_names(levels_in(d, "prior_"))
         return cls(
             vqvae=VQVAEConfig.from_dict(d["vqvae"]),
             priors=tuple(PriorConfig(**d[f"prior_{name}"]) for name in names),
