@@ -73,7 +73,7 @@ class Cursor:
 
 
 def parse(data: bytes) -> dict:
-    """FORMAT.md section 2, steps 1-9 (the checks that need no model)."""
+    """FORMAT.md section 2.4, steps 1-8 (the checks that need no model)."""
     c = Cursor(data)
     if c.take(3) != b"VQZ":
         raise Malformed("magic")
