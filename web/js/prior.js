@@ -2,15 +2,21 @@
 
 import { VqzError, mapSizes, tileRects } from './container.js';
 import { RangeDecoder, tableOfIntegerRow } from './rangecoder.js';
-import { kernels } from './kernels.js';
+import { kernels, convTPhases, convT, ACC } from './kernels.js';
 
 const GROUP_POSITIONS = 8192;     // bottom-map codes decoded in lockstep (bounds memory)
 
-// One level's tensors, with the weights as float32 matrices for the GEMM.
+// One level's tensors, with the weights as matrices (K, N) for the GEMMs; p.matrices, p.layers
+// and p.luts: everything kernels.js copies ahead.
 function levelTensors(t, level, cfg) {
   const g = (n) => t[`${level}.${n}`];
   const int8 = (n) => g(n).data;   // (K, N) matrices
-  const layer = (n) => ({ b: Int32Array.from(g(`${n}.b`).data), sh: Int32Array.from(g(`${n}.sh`).data) });
+  const layer = (n) => {
+    const l = { b: Int32Array.from(g(`${n}.b`).data), sh: Int32Array.from(g(`${n}.sh`).data) };
+    l.S = Math.max(...l.sh);      // the module's form (kernels.js rq), where every shift is in 0..30
+    if (l.sh.every((k) => k >= 0 && k <= 30)) l.mul = Int32Array.from(l.sh, (k) => 2 ** (l.S - k));
+    return l;
+  };
   const p = { cfg, K: cfg.codes, E: cfg.embed_dim, C: cfg.channels, L: cfg.layers };
   p.embed = g('embed').data; p.exp = g('exp').data;
   p.first = { w: int8('first.w'), ...layer('first') };
@@ -28,25 +34,30 @@ function levelTensors(t, level, cfg) {
   p.conv.forEach((m) => split(m, 3, p.C, p.C));
   p.matrices = [[p.first.w1, 3 * p.E, p.C], [p.first.w2, p.E, p.C], [p.head1.w, p.C, p.C], [p.head2.w, p.C, p.K]];
   for (let l = 0; l < p.L; l++) p.matrices.push([p.conv[l].w1, 3 * p.C, p.C], [p.conv[l].w2, 2 * p.C, p.C], [p.mix[l].w, p.C, p.C]);
+  p.layers = [p.first, ...p.conv, ...p.mix, p.head1, p.head2];
+  p.luts = [...p.lutConv, ...p.lutMix, p.lutHead1, p.lutHead2];
   if (cfg.cond_codes > 0) {
-    const conv3 = (n) => {        // (out, in, 3, 3) -> rows (dy, dx, in), columns out
+    const conv3 = (n) => {        // (out, in, 3, 3) -> per kernel row: rows (dx, in), columns out
       const { data, shape: [co, ci] } = g(n);
       const w = new Int8Array(9 * ci * co);
       for (let o = 0; o < co; o++) for (let i = 0; i < ci; i++) for (let k = 0; k < 9; k++) w[(k * ci + i) * co + o] = data[(o * ci + i) * 9 + k];
-      return w;
+      return { rows: [0, 1, 2].map((ky) => w.subarray(ky * 3 * ci * co, (ky + 1) * 3 * ci * co)), ...layer(n.slice(0, -2)) };
     };
-    const up = g('cond.up.w'), [ci, co] = up.shape;   // (in, out, 4, 4) -> rows in, columns (ky, kx, out)
-    const wu = new Int8Array(ci * 16 * co);
-    for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) for (let k = 0; k < 16; k++) wu[i * 16 * co + k * co + o] = up.data[(i * co + o) * 16 + k];
-    const out = g('cond.out.w'), [oo, oi] = out.shape;
+    const up = g('cond.up.w'), out = g('cond.out.w'), [oo, oi] = out.shape, CC = up.shape[0];
     const wo = new Int8Array(oi * oo);
     for (let o = 0; o < oo; o++) for (let i = 0; i < oi; i++) wo[i * oo + o] = out.data[o * oi + i];
-    p.cond = {
-      embed: g('cond.embed').data, E: g('cond.embed').shape[1], CC: ci,
-      conv0: { w: conv3('cond.conv0.w'), ...layer('cond.conv0') }, conv1: { w: conv3('cond.conv1.w'), ...layer('cond.conv1') },
-      up: { w: wu, ...layer('cond.up') }, out: { w: wo, ...layer('cond.out') }, OUT: oo,
+    const cp = p.cond = {
+      embed: g('cond.embed').data, E: g('cond.embed').shape[1], CC, OUT: oo,
+      conv0: conv3('cond.conv0.w'), conv1: conv3('cond.conv1.w'),
+      up: { phases: convTPhases(up, Int8Array), ...layer('cond.up') }, out: { w: wo, ...layer('cond.out') },
       lut: [g('lut.cond0').data, g('lut.cond1').data, g('lut.cond2').data],
     };
+    cp.conv0.rows.forEach((w) => p.matrices.push([w, 3 * cp.E, CC]));
+    cp.conv1.rows.forEach((w) => p.matrices.push([w, 3 * CC, CC]));
+    cp.up.phases.forEach((w) => p.matrices.push([w, 2 * CC, CC]));
+    p.matrices.push([wo, CC, oo]);
+    p.layers.push(cp.conv0, cp.conv1, cp.up, cp.out);
+    p.luts.push(...cp.lut);
   }
   return p;
 }
@@ -55,63 +66,28 @@ export function priorOf(tensors, config) {
   return { top: levelTensors(tensors, 'top', config.prior_top), bottom: levelTensors(tensors, 'bottom', config.prior_bottom) };
 }
 
-const clamp16 = (v) => (v < -32768 ? -32768 : v > 32767 ? 32767 : v);
 // every |acc + B| is below 2^31 (2^22 for the shipped models): int32 shifts are exact
 const requant = (acc, layer, c) => { const sh = layer.sh[c]; return sh >= 0 ? (acc + layer.b[c]) >> sh : (acc + layer.b[c]) * (1 << -sh); };
-const G = (v, lut) => lut[(v >> 4) + 2048];
+const I16 = { lo: -32768, hi: 32767 };
 
-const scratch = {};
-function buf(n, which, Type = Int16Array) {
-  if (!scratch[which] || scratch[which].length < n) scratch[which] = new Type(Math.max(n, 1024));
-  return scratch[which];
-}
-
-// 3x3 convolution (zero padding) of x (h, w, ci) with rows (dy, dx, ci), requant, G.
-function conv3(x, h, w, ci, layer, co, lut) {
-  const out = new Int16Array(h * w * co), col = buf(w * 9 * ci, 'col'), acc = buf(w * co, 'acc', Int32Array);
-  for (let i = 0; i < h; i++) {
-    col.fill(0, 0, w * 9 * ci);
-    for (let j = 0; j < w; j++) for (let k = 0; k < 9; k++) {
-      const y = i + ((k / 3) | 0) - 1, xx = j + (k % 3) - 1;
-      if (y < 0 || y >= h || xx < 0 || xx >= w) continue;
-      col.set(x.subarray((y * w + xx) * ci, (y * w + xx + 1) * ci), (j * 9 + k) * ci);
-    }
-    kernels.igemm(col, layer.w, acc, w, 9 * ci, co);
-    for (let j = 0; j < w; j++) for (let c = 0; c < co; c++) out[(i * w + j) * co + c] = G(clamp16(requant(acc[j * co + c], layer, c)), lut);
-  }
-  return out;
-}
-
-// Conditioning features of one top tile (h, w indices): (2h, 2w, C (L + 1)) (FORMAT.md 4.3).
-function conditioning(cp, top, h, w) {
-  const { E, CC } = cp;
-  const x0 = new Int16Array(h * w * E);
-  for (let i = 0; i < h * w; i++) x0.set(cp.embed.subarray(top[i] * E, (top[i] + 1) * E), i * E);
-  const x1 = conv3(x0, h, w, E, cp.conv0, CC, cp.lut[0]);
-  const x2 = conv3(x1, h, w, CC, cp.conv1, CC, cp.lut[1]);
-  // transposed 4x4 stride 2 padding 1: every input times all 16 kernel taps, scattered
-  const H = 2 * h, W = 2 * w, up = new Int32Array(H * W * CC);
-  const prod = buf(w * 16 * CC, 'upout', Int32Array);
-  for (let i = 0; i < h; i++) {
-    kernels.igemm(x2.subarray(i * w * CC, (i + 1) * w * CC), cp.up.w, prod, w, CC, 16 * CC);
-    for (let j = 0; j < w; j++) for (let ky = 0; ky < 4; ky++) for (let kx = 0; kx < 4; kx++) {
-      const y = 2 * i - 1 + ky, x = 2 * j - 1 + kx;
-      if (y < 0 || y >= H || x < 0 || x >= W) continue;
-      const src = (j * 16 + ky * 4 + kx) * CC, dst = (y * W + x) * CC;
-      for (let c = 0; c < CC; c++) up[dst + c] += prod[src + c];
-    }
-  }
-  const x3 = new Int16Array(H * W * CC);
-  for (let i = 0; i < H * W; i++) for (let c = 0; c < CC; c++) x3[i * CC + c] = G(clamp16(requant(up[i * CC + c], cp.up, c)), cp.lut[2]);
-  const OUT = cp.OUT, f = new Int32Array(H * W * OUT), acc = buf(W * OUT, 'condout', Int32Array);
-  for (let i = 0; i < H; i++) {
-    kernels.igemm(x3.subarray(i * W * CC, (i + 1) * W * CC), cp.out.w, acc, W, CC, OUT);
-    for (let j = 0; j < W; j++) for (let c = 0; c < OUT; c++) {
-      const v = requant(acc[j * OUT + c], cp.out, c);
-      f[(i * W + j) * OUT + c] = v < -65536 ? -65536 : v > 65536 ? 65536 : v;
-    }
-  }
-  return f;
+// Conditioning features of one top tile (h, w indices) into x3 (2h, 2w, CC) int16, before the
+// final 1x1 convolution, which runs per wavefront (FORMAT.md 4.3). ws: scratch from heap(),
+// x0 (E channels), x1, x2 (CC) zero-bordered ((h + 3) rows of w + 2), acc.
+function conditioning(cp, top, h, w, x3, ws) {
+  const { E, CC } = cp, wp = w + 2, M = h * wp - 2, { x0, x1, x2, acc } = ws;
+  for (const a of [x0, x1, x2]) a.fill(0);
+  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) { const s = top[i * w + j] * E; x0.set(cp.embed.subarray(s, s + E), ((i + 1) * wp + j + 1) * E); }
+  // 3x3, zero padding: output (i, j) for kernel row ky reads the 3 ci values at
+  // ((i + ky) wp + j) ci, rows ci apart (wp - w junk outputs per row, into the border, cleared)
+  const conv = (src, ci, layer, lut, dst) => {
+    for (let ky = 0; ky < 3; ky++) kernels.igemm(src, ky * wp * ci, ci, layer.rows[ky], acc, 0, CC, M, 3 * ci, CC, ky ? ACC : 0);
+    kernels.rq({ rows: M, cols: CC, y: [acc, 0, CC], d16: [dst, (wp + 1) * CC, CC], layer, lut, ...I16 });
+    for (let r = 1; r <= h; r++) { dst.fill(0, r * wp * CC, (r * wp + 1) * CC); dst.fill(0, ((r + 1) * wp - 1) * CC, (r + 1) * wp * CC); }
+  };
+  conv(x0, E, cp.conv0, cp.lut[0], x1);
+  conv(x1, CC, cp.conv1, cp.lut[1], x2);
+  convT(kernels.igemm, x2, h, w, CC, cp.up.phases, CC, acc, 0, 2 * w, CC);
+  kernels.rq({ rows: 4 * h * w, cols: CC, y: [acc, 0, CC], d16: [x3, 0, CC], layer: cp.up, lut: cp.lut[2], ...I16 });
 }
 
 // Logits row -> frequencies summing to 2^23 (FORMAT.md 4.5), into f.
@@ -130,33 +106,6 @@ function frequencies(logits, K, EXP, f) {
   return f;
 }
 
-// clamp16(requant(Y) + cond) for N rows of C (cond: the tile's rows at `offset`, or none),
-// into x (Int32Array), or through the table `lut` into X (Int16Array).
-function withCond(Y, N, C, layer, st, ps, pi, pj, CL, offset, x, lut, X) {
-  const { b, sh } = layer;
-  for (let n = 0; n < N; n++) {
-    const s = st[ps[n]], cond = s.cond, o = n * C, cb = (pi[n] * s.w + pj[n]) * CL + offset;
-    for (let c = 0; c < C; c++) {
-      const k = sh[c], u = Y[o + c] + b[c];
-      const v = clamp16((k >= 0 ? u >> k : u * (1 << -k)) + (cond !== null ? cond[cb + c] : 0));
-      if (lut === null) x[o + c] = v; else X[o + c] = G(v, lut);
-    }
-  }
-}
-
-// x = clamp16(x + requant(Y))
-function residual(x, Y, N, C, { b, sh }) {
-  for (let k = 0, n = 0; n < N; n++) for (let c = 0; c < C; c++, k++) { const u = Y[k] + b[c]; x[k] = clamp16(x[k] + (sh[c] >= 0 ? u >> sh[c] : u * (1 << -sh[c]))); }
-}
-
-// G(x) of layer l stored at the wavefront's positions of every tile
-function store(st, ps, pi, pj, N, C, l, x, lut) {
-  for (let n = 0; n < N; n++) {
-    const s = st[ps[n]], A = s.A[l], at = ((pi[n] + 1) * s.ws + pj[n] + 1) * C;
-    for (let c = 0; c < C; c++) A[at + c] = G(x[n * C + c], lut);
-  }
-}
-
 // A masked layer at the wavefront's positions, tile by tile, reading the stored inputs in
 // place: with a zero row above and a zero column on each side of a tile, position (i, t - 2i)
 // has its taps (-1,-1..1) at element (i w + t) CIN (3 CIN values) and (0,-1..0) ws CIN
@@ -164,37 +113,57 @@ function store(st, ps, pi, pj, N, C, l, x, lut) {
 function masked(st, runs, src, CIN, t, w1, w2, kTop, kLow, Y, COUT) {
   for (const [k, n0, i0, m] of runs) {
     const s = st[k], A = src(s), at = (i0 * s.w + t) * CIN;
-    kernels.igemmAt(A, at, s.w * CIN, w1, Y, n0 * COUT, m, kTop, COUT, false);
-    kernels.igemmAt(A, at + s.ws * CIN, s.w * CIN, w2, Y, n0 * COUT, m, kLow, COUT, true);
+    kernels.igemm(A, at, s.w * CIN, w1, Y, n0 * COUT, COUT, m, kTop, COUT);
+    kernels.igemm(A, at + s.ws * CIN, s.w * CIN, w2, Y, n0 * COUT, COUT, m, kLow, COUT, ACC);
   }
 }
 
 const heapBytes = (n, bpe) => Math.ceil((n * bpe) / 64) * 64 + 64;
 
 // Decode every tile of one level into `map` (H x W, Int32Array), in lockstep over the
-// wavefronts. tiles: [{rect: [r0, r1, c0, c1], stream, cond}]. Per tile, the embeddings and
-// each masked layer's inputs G(x) are kept (int16) in the kernels' heap.
+// wavefronts. tiles: [{rect: [r0, r1, c0, c1], stream, top}] (top: the top tile's indices, for
+// the bottom level's conditioning). Per tile, the embeddings, each masked layer's inputs G(x)
+// and the conditioning features are kept (int16) in the kernels' heap; the state x of the
+// wavefront's positions (int32) in rows of C.
 function decodeLevel(p, map, W, tiles, onStep) {
-  const { K, E, C, L } = p, CL = C * (L + 1);
+  const { K, E, C, L } = p, CL = C * (L + 1), cp = p.cond;
   const dims = tiles.map((t) => [t.rect[1] - t.rect[0], t.rect[3] - t.rect[2]]);
   const most = dims.reduce((n, [h, w]) => n + Math.min(h, Math.ceil(w / 2)), 0) + 2;
-  let bytes = heapBytes(most * C, 2) + heapBytes(most * Math.max(C, K), 4);
-  for (const [h, w] of dims) bytes += heapBytes((h + 3) * (w + 2) * E, 2) + L * heapBytes((h + 3) * (w + 2) * C, 2);
+  const th = Math.max(...dims.map(([h]) => h / 2)), tw = Math.max(...dims.map(([, w]) => w / 2)), tn = (th + 3) * (tw + 2);
+  let bytes = heapBytes(most * C, 2) + heapBytes(most * Math.max(C, K), 4) + heapBytes(most * C, 4) + heapBytes(most * (K + 1), 4);
+  for (const [h, w] of dims) bytes += heapBytes((h + 3) * (w + 2) * E, 2) + L * heapBytes((h + 3) * (w + 2) * C, 2) + (cp ? heapBytes(h * w * cp.CC, 2) : 0);
+  if (cp) bytes += heapBytes(most * CL, 4) + heapBytes(tn * cp.E, 2) + 2 * heapBytes(tn * cp.CC, 2) + heapBytes(4 * th * tw * cp.CC, 4);
   for (const [w, k, n] of p.matrices) kernels.prepare(w, k, n);
+  for (const l of p.layers) { kernels.table(l.b); if (l.mul) kernels.table(l.mul); }
+  for (const lut of p.luts) kernels.table(lut, Int8Array);
+  kernels.table(p.head2.sh); kernels.table(p.exp, Float64Array);
   const release = kernels.frame(bytes);
   try {
-    const X = kernels.heap(Int16Array, most * C), Y = kernels.heap(Int32Array, most * Math.max(C, K));
+    const X = kernels.heap(Int16Array, most * C), Y = kernels.heap(Int32Array, most * Math.max(C, K)), x = kernels.heap(Int32Array, most * C);
+    const cums = kernels.heap(Int32Array, most * (K + 1));
+    const Yc = cp ? kernels.heap(Int32Array, most * CL) : null;
+    const ws = cp && { x0: kernels.heap(Int16Array, tn * cp.E), x1: kernels.heap(Int16Array, tn * cp.CC), x2: kernels.heap(Int16Array, tn * cp.CC), acc: kernels.heap(Int32Array, 4 * th * tw * cp.CC) };
     const st = tiles.map((t, k) => {
       const [h, w] = dims[k], ws = w + 2, n = (h + 3) * ws;
       const emb = kernels.heap(Int16Array, n * E), A = [];
       for (let l = 0; l < L; l++) A.push(kernels.heap(Int16Array, n * C));
-      return { rect: t.rect, cond: t.cond || null, h, w, ws, dec: new RangeDecoder(t.stream), emb, A };
+      return { rect: t.rect, h, w, ws, dec: new RangeDecoder(t.stream), emb, A, x3: cp ? kernels.heap(Int16Array, h * w * cp.CC) : null };
     });
+    if (cp) st.forEach((s, k) => conditioning(cp, tiles[k].top, s.h / 2, s.w / 2, s.x3, ws));
     const steps = Math.max(...st.map((s) => s.w + 2 * (s.h - 1)));
-    const f = new Float64Array(K), cum = new Float64Array(K + 1), lg = new Int32Array(K), x = new Int32Array(most * C);
+    const f = new Float64Array(K), cum = new Float64Array(K + 1), lg = new Int32Array(K);
     const ps = new Int32Array(most), pi = new Int32Array(most), pj = new Int32Array(most);
     const embOf = (s) => s.emb;
-    for (let t = 0; t < steps; t++) {
+    // x (rows n0.. of a run) = clamp16(d + add) and, through lut, G(x) into `into`: the stored
+    // input of the next masked layer at the run's positions (rows ws - 2 positions apart)
+    const stored = (runs, y, layer, add, into, lut) => {
+      for (const [k, n0, i0, m] of runs) {
+        const s = st[k], at = ((i0 + 1) * s.ws + t - 2 * i0 + 1) * C;
+        kernels.rq({ rows: m, cols: C, y: [y, n0 * C, C], layer, add: add && [add[0], n0 * add[2] + add[1], add[2]], d32: [x, n0 * C, C], d16: [into(s), at, (s.ws - 2) * C], lut, ...I16 });
+      }
+    };
+    let t = 0;
+    for (; t < steps; t++) {
       let N = 0;
       const runs = [];    // [tile, first row in the wavefront, first i, count]
       st.forEach((s, k) => {
@@ -204,28 +173,37 @@ function decodeLevel(p, map, W, tiles, onStep) {
         for (let i = i0; i < i1; i++) { ps[N] = k; pi[N] = i; pj[N] = t - 2 * i; N++; }
       });
       if (!N) continue;
-      masked(st, runs, embOf, E, t, p.first.w1, p.first.w2, 3 * E, E, Y, C);
-      withCond(Y, N, C, p.first, st, ps, pi, pj, CL, 0, x, null, null);
-      for (let l = 0; l < L; l++) {
-        store(st, ps, pi, pj, N, C, l, x, p.lutConv[l]);
-        masked(st, runs, (s) => s.A[l], C, t, p.conv[l].w1, p.conv[l].w2, 3 * C, 2 * C, Y, C);
-        withCond(Y, N, C, p.conv[l], st, ps, pi, pj, CL, (l + 1) * C, null, p.lutMix[l], X);
-        kernels.igemmAt(X, 0, C, p.mix[l].w, Y, 0, N, C, C, false);
-        residual(x, Y, N, C, p.mix[l]);
+      if (cp) {     // the conditioning's last 1x1 convolution at the positions, (N, CL)
+        for (const [k, n0, i0, m] of runs) {
+          const s = st[k];
+          kernels.igemm(s.x3, (t + i0 * (s.w - 2)) * cp.CC, (s.w - 2) * cp.CC, cp.out.w, Yc, n0 * CL, CL, m, cp.CC, CL);
+        }
+        kernels.rq({ rows: N, cols: CL, y: [Yc, 0, CL], d32: [Yc, 0, CL], layer: cp.out, lo: -65536, hi: 65536 });
       }
-      for (let k = 0; k < N * C; k++) X[k] = G(x[k], p.lutHead1);
-      kernels.igemmAt(X, 0, C, p.head1.w, Y, 0, N, C, C, false);
-      for (let k = 0, n = 0; n < N; n++) for (let c = 0; c < C; c++, k++) X[k] = G(clamp16(requant(Y[k], p.head1, c)), p.lutHead2);
-      kernels.igemmAt(X, 0, C, p.head2.w, Y, 0, N, C, K, false);
+      masked(st, runs, embOf, E, t, p.first.w1, p.first.w2, 3 * E, E, Y, C);
+      stored(runs, Y, p.first, cp && [Yc, 0, CL], (s) => s.A[0], p.lutConv[0]);
+      for (let l = 0; l < L; l++) {
+        masked(st, runs, (s) => s.A[l], C, t, p.conv[l].w1, p.conv[l].w2, 3 * C, 2 * C, Y, C);
+        kernels.rq({ rows: N, cols: C, y: [Y, 0, C], layer: p.conv[l], add: cp && [Yc, (l + 1) * C, CL], d16: [X, 0, C], lut: p.lutMix[l], ...I16 });
+        kernels.igemm(X, 0, C, p.mix[l].w, Y, 0, C, N, C, C);
+        if (l < L - 1) stored(runs, Y, p.mix[l], [x, 0, C], (s) => s.A[l + 1], p.lutConv[l + 1]);
+        else kernels.rq({ rows: N, cols: C, y: [Y, 0, C], layer: p.mix[l], add: [x, 0, C], d32: [x, 0, C], d16: [X, 0, C], lut: p.lutHead1, ...I16 });
+      }
+      kernels.igemm(X, 0, C, p.head1.w, Y, 0, C, N, C, C);
+      kernels.rq({ rows: N, cols: C, y: [Y, 0, C], layer: p.head1, d16: [X, 0, C], lut: p.lutHead2, ...I16 });
+      kernels.igemm(X, 0, C, p.head2.w, Y, 0, K, N, C, K);
+      if (!kernels.symbols(Y, N, K, p.head2, p.exp, cums)) {
+        for (let n = 0; n < N; n++) {
+          for (let c = 0; c < K; c++) lg[c] = requant(Y[n * K + c], p.head2, c);
+          tableOfIntegerRow(frequencies(lg, K, p.exp, f), K, 23, cum);
+          cums.set(cum, n * (K + 1));
+        }
+      }
       for (let n = 0; n < N; n++) {
-        const s = st[ps[n]], i = pi[n], j = pj[n];
-        for (let c = 0; c < K; c++) lg[c] = requant(Y[n * K + c], p.head2, c);
-        frequencies(lg, K, p.exp, f);
-        tableOfIntegerRow(f, K, 23, cum);
-        const sym = s.dec.decode(cum, K);
+        const s = st[ps[n]], i = pi[n], j = pj[n], sym = s.dec.decode(cums, K, n * (K + 1));
         if (sym >= K) throw new VqzError('damaged stream (index outside the codebook)');
         map[(s.rect[0] + i) * W + s.rect[2] + j] = sym;
-        for (let e = 0, o = ((i + 1) * s.ws + j + 1) * E; e < E; e++) s.emb[o + e] = p.embed[sym * E + e];
+        s.emb.set(p.embed.subarray(sym * E, (sym + 1) * E), ((i + 1) * s.ws + j + 1) * E);
       }
       if (onStep) onStep(N);
     }
@@ -274,7 +252,7 @@ export function decodeMaps(h, prior, stride, progress, only = null) {
     decodeLevel(prior.bottom, maps[1], sizes[1][1], group.map((n) => {
       const [q0, q1, s0, s1] = rects[n][0], th = q1 - q0, tw = s1 - s0, top = new Int32Array(th * tw);
       for (let i = 0; i < th; i++) for (let j = 0; j < tw; j++) top[i * tw + j] = maps[0][(q0 + i) * W0 + s0 + j];
-      return { rect: rects[n][1], stream: h.streams[n][1], cond: conditioning(prior.bottom.cond, top, th, tw) };
+      return { rect: rects[n][1], stream: h.streams[n][1], top };
     }), step);
   }
   return { maps, sizes };

@@ -18,12 +18,13 @@ export class RangeDecoder {
     this.pos = 0;
     this.dh = this.word(); this.dl = this.word();          // d = point - lower, lower = 0
     this.rh = TWO32 - 1; this.rl = TWO32 - 1;              // range = 2^64 - 1
+    this.ph = 0; this.pl = 0;                              // mul()'s product (one shape)
   }
 
   word() { return this.pos < this.words.length ? this.words[this.pos++] : (this.pos++, 0); }
 
-  // Decode one symbol with the cumulative table `cum` (cum[0] = 0, cum[K] = 2^24).
-  decode(cum, K) {
+  // Decode one symbol with the cumulative table at cum[o] (cum[o] = 0, cum[o + K] = 2^24).
+  decode(cum, K, o = 0) {
     const scale = this.rh * 256 + Math.floor(this.rl / TWO24);         // range >> 24, < 2^40
     const s1 = Math.floor(scale / TWO24), s0 = scale - s1 * TWO24;      // scale = s1 2^24 + s0
     if (this.dh >= scale) throw new VqzError('damaged stream (range decoder: invalid data)');
@@ -36,14 +37,14 @@ export class RangeDecoder {
     if (q >= TWO24) throw new VqzError('damaged stream (range decoder: invalid data)');
     // symbol: cum[s] <= q < cum[s + 1]
     let lo = 0, hi = K;
-    while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (cum[mid] <= q) lo = mid; else hi = mid; }
+    while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (cum[o + mid] <= q) lo = mid; else hi = mid; }
     const s = lo;
     // d -= scale * cum[s]  ==  rem + scale * (q - cum[s]);   range = scale * f(s)
-    this.mul(q - cum[s], s1, s0);
+    this.mul(q - cum[o + s], s1, s0);
     let dl = this.pl + rem, dh = this.ph;
     if (dl >= TWO32) { dl -= TWO32; dh += 1; }
     this.dh = dh; this.dl = dl;
-    this.mul(cum[s + 1] - cum[s], s1, s0);
+    this.mul(cum[o + s + 1] - cum[o + s], s1, s0);
     this.rh = this.ph; this.rl = this.pl;
     if (this.rh === 0) {                                   // range < 2^32: shift in a word
       this.rh = this.rl; this.rl = 0;

@@ -1,6 +1,8 @@
 // The refinement layer (FORMAT.md section 6): exact coefficients, float reconstruction.
 
-import { RangeDecoder, HALF, DECAY, uniform, tableOfIntegerRow } from './rangecoder.js';
+import { RangeDecoder, HALF, DECAY, PREFIX, uniform, tableOfIntegerRow } from './rangecoder.js';
+import { VqzError } from './container.js';
+import { kernels } from './kernels.js';
 
 const ESCAPE = 15, GROUPS = 14, LEVELS = 10, STRIPE = 512;
 export const ZIGZAG = [0, 8, 1, 2, 9, 16, 24, 17, 10, 3, 4, 11, 18, 25, 32, 40, 33, 26, 19, 12, 5, 6, 13, 20,
@@ -27,24 +29,31 @@ function memberTable(m) {
   for (let i = 0; i < 14; i++) { mags.push((rest * ((run * (Q30 - r)) >> 30n)) >> 30n); run = (run * r) >> 30n; }
   mags.push((rest * run) >> 30n);
   const half = mags.map((x) => Math.max(1, Number(x >> 11n)));
-  const centre = 2 ** 20 - 2 * half.reduce((a, b) => a + b, 0);
+  let centre = 2 ** 20;
+  for (const v of half) centre -= 2 * v;
   t = tableOfIntegerRow([...half.slice().reverse(), centre, ...half], 31, 20, new Float64Array(32));
   members.set(m, t);
   return t;
 }
 
+// the tables of gemm.wat's stripe decoder (its copy of the loops below)
+const CONSTS = Int32Array.from([...HALF, ...DECAY, ...PREFIX, ...Array.from({ length: 64 }, (_, b) => bandGroup(b)), ...ZERO.map(Number), ...DECAYS.map(Number)]);
+
 // Decode one stripe: Int32Array (channels, bh, bw, 64), band (zigzag) order (FORMAT.md 6.3).
 export function decodeStripe(bytes, channels, bh, bw) {
+  const fast = kernels.stripe(bytes, channels, bh, bw, CONSTS);
+  if (fast === null) throw new VqzError('damaged stream (range decoder: invalid data)');
+  if (fast) return fast;
   const dec = new RangeDecoder(bytes), P = channels * bh * bw, nb = bh * bw, rows = new Int32Array(P);
   const member = new Int32Array(channels * GROUPS * LEVELS).fill(-1);
-  const q = new Int32Array(P * 64), earlier = new Int32Array(P), box = new Int32Array(P), values = new Int32Array(P);
+  const bands = new Int32Array(P * 64), earlier = new Int32Array(P), box = new Int32Array(P);   // bands: (64, P)
   const cls = new Int32Array(P), order = new Int32Array(P), counts = new Int32Array(member.length + 1);
-  const passes = [[], []];
-  for (let c = 0; c < channels; c++) for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) passes[(x + y) & 1].push((c * bh + y) * bw + x);
-  const passPos = passes.map((a) => Int32Array.from(a));
+  const pos0 = new Int32Array(channels * Math.ceil(nb / 2)), pos1 = new Int32Array(channels * (nb >> 1));   // the two passes
+  for (let c = 0, n0 = 0, n1 = 0; c < channels; c++) for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) {
+    if ((x + y) & 1) pos1[n1++] = (c * bh + y) * bw + x; else pos0[n0++] = (c * bh + y) * bw + x;
+  }
   for (let band = 0; band < 64; band++) {
-    const g = bandGroup(band);
-    values.fill(0);
+    const g = bandGroup(band), values = bands.subarray(band * P, (band + 1) * P);
     for (let c = 0; c < channels; c++) {   // 3x3 sum of `earlier`, zero outside: rows, then columns
       for (let y = 0; y < bh; y++) for (let x = 0, p = (c * bh + y) * bw; x < bw; x++, p++) {
         rows[p] = earlier[p] + (x > 0 ? earlier[p - 1] : 0) + (x < bw - 1 ? earlier[p + 1] : 0);
@@ -54,9 +63,10 @@ export function decodeStripe(bytes, channels, bh, bw) {
       }
     }
     for (let pass = 0; pass < 2; pass++) {
-      const pos = passPos[pass];
+      const pos = pass ? pos1 : pos0;
       counts.fill(0);
-      for (const p of pos) {
+      for (let i = 0; i < pos.length; i++) {
+        const p = pos[i];
         let total = box[p];
         if (pass === 1) {
           const y = ((p % nb) / bw) | 0, x = p % bw;
@@ -68,7 +78,7 @@ export function decodeStripe(bytes, channels, bh, bw) {
       }
       for (let k = 1; k < counts.length; k++) counts[k] += counts[k - 1];
       const start = counts.slice();
-      for (const p of pos) order[start[cls[p]]++] = p;        // stable: ascending pos per class
+      for (let i = 0; i < pos.length; i++) order[start[cls[pos[i]]]++] = pos[i];   // stable: ascending pos per class
       for (let k = 0; k < member.length; k++) {
         if (counts[k + 1] === counts[k]) continue;
         if (member[k] < 0) member[k] = dec.decode(HALF, 2) === 1 ? 1008 : dec.decode(uniform(64), 64) * 16 + dec.decode(DECAY, 16);
@@ -82,12 +92,16 @@ export function decodeStripe(bytes, channels, bh, bw) {
       const excess = dec.expGolomb(escaped.length);
       escaped.forEach((p, i) => { values[p] += Math.sign(values[p]) * excess[i]; });
     }
-    for (let p = 0; p < P; p++) { q[p * 64 + band] = values[p]; earlier[p] += Math.min(Math.abs(values[p]), ESCAPE); }
+    for (let p = 0; p < P; p++) earlier[p] += Math.min(Math.abs(values[p]), ESCAPE);
+  }
+  const q = new Int32Array(P * 64);
+  for (let p0 = 0; p0 < P; p0 += 16) {      // (64, P) -> (P, 64), in blocks
+    for (let b = 0; b < 64; b++) for (let p = p0; p < Math.min(p0 + 16, P); p++) q[p * 64 + b] = bands[b * P + p];
   }
   return q;
 }
 
-const DCT = Array.from({ length: 8 }, (_, k) => Array.from({ length: 8 }, (_, n) => Math.sqrt((k === 0 ? 1 : 2) / 8) * Math.cos((Math.PI * (2 * n + 1) * k) / 16)));
+const DCT = Float64Array.from({ length: 64 }, (_, i) => Math.sqrt((i < 8 ? 1 : 2) / 8) * Math.cos((Math.PI * (2 * (i % 8) + 1) * (i >> 3)) / 16));   // [k][n]
 export const COLOUR = [[1, 1, 1].map((v) => v / Math.sqrt(3)), [1, 0, -1].map((v) => v / Math.sqrt(2)), [1, -2, 1].map((v) => v / Math.sqrt(6))];
 const roundEven = (v) => { const r = Math.round(v); return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r; };
 
@@ -116,14 +130,14 @@ export function applyRefinement(h, rgb, progress, decoded = null) {
       Y.fill(0);
       for (let c = 0; c < channels; c++) {
         const base = ((c * bh + by) * bw + bx) * 64;
-        let nz = 0;
+        let nz = 0, used = 0;     // used: the rows u of coef with a nonzero (the others add only zeros)
         coef.fill(0);
-        for (let b = 0; b < 64; b++) if (q[base + b] !== 0) { nz++; coef[ZIGZAG[b]] = q[base + b] * step; }
+        for (let b = 0; b < 64; b++) if (q[base + b] !== 0) { nz++; coef[ZIGZAG[b]] = q[base + b] * step; used |= 1 << (ZIGZAG[b] >> 3); }
         nonzero[(c * BH + (m * 64 + by)) * BW + bx] = nz;
         if (!nz) continue;
         any = true;
-        for (let u = 0; u < 8; u++) for (let j = 0; j < 8; j++) { let s = 0; for (let v = 0; v < 8; v++) s += coef[u * 8 + v] * DCT[v][j]; tmp[u * 8 + j] = s; }
-        for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) { let s = 0; for (let u = 0; u < 8; u++) s += DCT[u][i] * tmp[u * 8 + j]; Y[c * 64 + i * 8 + j] = s; }
+        for (let u = 0; u < 8; u++) if ((used >> u) & 1) for (let j = 0; j < 8; j++) { let s = 0; for (let v = 0; v < 8; v++) s += coef[u * 8 + v] * DCT[v * 8 + j]; tmp[u * 8 + j] = s; }
+        for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) { let s = 0; for (let u = 0; u < 8; u++) if ((used >> u) & 1) s += DCT[u * 8 + i] * tmp[u * 8 + j]; Y[c * 64 + i * 8 + j] = s; }
       }
       if (!any) continue;
       for (let i = 0; i < 8; i++) {

@@ -1,8 +1,9 @@
 // The restoration network, layer 2 (FORMAT.md section 7): float32, at half resolution, its 3x3
-// convolutions as the synthesis network's GEMMs (synthesis.js conv, kernels.js), in windows.
+// convolutions as the synthesis network's (synthesis.js conv3, kernels.js), in windows.
 
 import { VqzError } from './container.js';
-import { conv, convLayer, prepareConv, roundEven } from './synthesis.js';
+import { kernels, winoBytes } from './kernels.js';
+import { bytesOf, clearBorder, conv3, convLayer, padded, prepare, roundEven } from './synthesis.js';
 
 const f32 = Math.fround, WINDOW = 512, FORMAT = 'vqcodec-restore-net-1';
 
@@ -38,41 +39,49 @@ function film({ C, L, film: [w1, b1, w2, b2] }, step) {
   return Array.from({ length: L - 1 }, (_, i) => [Float32Array.from(g.subarray(2 * i * C, (2 * i + 1) * C), (v) => f32(1 + v)), g.subarray((2 * i + 1) * C, (2 * i + 2) * C)]);
 }
 
-// f = relu(f * scale1 + shift) per channel, in place: f (n, C)
-function modulate(f, [scale1, shift], C) {
-  for (let p = 0; p < f.length; p += C) for (let k = 0; k < C; k++) {
-    const v = f32(f32(f[p + k] * scale1[k]) + shift[k]);
-    f[p + k] = v > 0 ? v : 0;
-  }
-}
+// v / 255 and v / 255 - 0.5 in float32, for the bytes v
+const UNIT = Float32Array.from({ length: 256 }, (_, v) => f32(v / 255)), CENTRED = UNIT.map((v) => f32(v - 0.5));
 
 // The network on the image rows [ya, ya + hh) x columns [xa, xa + ww) (hh, ww even; a row or
 // column index beyond yb - 1 / xb - 1 reads that edge: the replication of 7.3), `phase` = its
-// first half row's position in the window mod 4. Returns x (float32 pixels / 255) and r, both
-// (hh/2, ww/2, 12) in the order of `half`; y = x + r.
+// first half row's position in the window mod 4. Returns r (zero-bordered (hh/2, ww/2, 16), 12
+// used) in the order of `half`; y = x + r, x the pixels / 255.
 function network(net, rgb, width, ya, hh, yb, xa, ww, xb, phase, filmed) {
-  const h = hh / 2, w = ww / 2, x = new Float32Array(h * w * 12), input = new Float32Array(h * w * 16);
-  for (let Y = 0; Y < h; Y++) for (let X = 0; X < w; X++) {
-    const p = Y * w + X;
-    for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
-      const o = 3 * (Math.min(ya + 2 * Y + dy, yb - 1) * width + Math.min(xa + 2 * X + dx, xb - 1));
-      for (let c = 0; c < 3; c++) {
-        const v = f32(rgb[o + c] / 255), k = 4 * c + 2 * dy + dx;
-        x[p * 12 + k] = v;
-        input[p * 16 + k] = f32(v - 0.5);
+  const h = hh / 2, w = ww / 2, { C, convs } = net;
+  prepare(convs);
+  const release = kernels.frame(2 * bytesOf(h, w, 16) + 2 * bytesOf(h, w, C) + 8 * convs.length * (C + 16) + winoBytes(w, C, C));
+  try {
+    const input = padded(h, w, 16), I = input.a;
+    for (let Y = 0; Y < h; Y++) {
+      const Yb = (Y + phase) % 4, rows = [Math.min(ya + 2 * Y, yb - 1), Math.min(ya + 2 * Y + 1, yb - 1)];
+      for (let X = 0, q = input.at + Y * (w + 2) * 16; X < w; X++, q += 16) {
+        for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
+          const o = 3 * (rows[dy] * width + Math.min(xa + 2 * X + dx, xb - 1)), k = 2 * dy + dx;
+          I[q + k] = CENTRED[rgb[o]]; I[q + 4 + k] = CENTRED[rgb[o + 1]]; I[q + 8 + k] = CENTRED[rgb[o + 2]];
+        }
+        const Xb = X % 4;
+        I[q + 12] = Yb === 0; I[q + 13] = Yb === 3; I[q + 14] = Xb === 0; I[q + 15] = Xb === 3;
       }
     }
-    const Yb = (Y + phase) % 4, Xb = X % 4;
-    input[p * 16 + 12] = Yb === 0; input[p * 16 + 13] = Yb === 3; input[p * 16 + 14] = Xb === 0; input[p * 16 + 15] = Xb === 3;
+    // FiLM (7.2) after each convolution but the last: relu(f * scale1 + shift)
+    const factors = filmed.map(([scale1, shift]) => {
+      const t = kernels.heap(Float32Array, 2 * C);
+      t.set(scale1); t.set(shift, C);
+      return t;
+    });
+    let f = padded(h, w, C), g = padded(h, w, C);
+    for (let i = 0; i < convs.length - 1; i++) {
+      conv3(i ? g : input, convs[i], f);
+      kernels.film(f.a, f.at, (f.h - 1) * (f.w + 2) + f.w, C, factors[i]);
+      clearBorder(f);
+      [f, g] = [g, f];
+    }
+    const r = padded(h, w, 16);
+    conv3(g, convs[convs.length - 1], r);
+    return r.a.slice();
+  } finally {
+    release();
   }
-  const { C, convs } = net;
-  let f = conv(input, h, w, convs[0], false);
-  modulate(f, filmed[0], C);
-  for (let i = 1; i < convs.length - 1; i++) {
-    f = conv(f, h, w, convs[i], false);
-    modulate(f, filmed[i], C);
-  }
-  return { x, r: conv(f, h, w, convs[convs.length - 1], false) };   // (h, w, 16): 12 used
 }
 
 // Rows [r0, r1) of the restored image (7.3): RGB bytes. Each window runs on the rows it needs
@@ -81,7 +90,6 @@ function network(net, rgb, width, ya, hh, yb, xa, ww, xb, phase, filmed) {
 export function restoreRows(net, rgb, width, height, step, r0, r1) {
   const out = new Uint8Array(width * (r1 - r0) * 3), halo = 8 * Math.ceil((2 * net.L) / 8), guard = 2 * net.L;
   const filmed = film(net, step);
-  net.convs.forEach(prepareConv);
   for (let y0 = 0; y0 < height; y0 += WINDOW) {
     const y1 = Math.min(y0 + WINDOW, height), u0 = Math.max(y0, r0), u1 = Math.min(y1, r1);
     if (u0 >= u1) continue;
@@ -89,13 +97,13 @@ export function restoreRows(net, rgb, width, height, step, r0, r1) {
     const a = Math.max(0, (u0 - ya - guard) & ~1), b = Math.min(hp, (u1 - ya + guard + 1) & ~1);
     for (let x0 = 0; x0 < width; x0 += WINDOW) {
       const x1 = Math.min(x0 + WINDOW, width), xa = Math.max(x0 - halo, 0), xb = Math.min(x1 + halo, width), wp = (xb - xa + 1) & ~1;
-      const { x, r } = network(net, rgb, width, ya + a, b - a, yb, xa, wp, xb, (a / 2) % 4, filmed);
+      const r = network(net, rgb, width, ya + a, b - a, yb, xa, wp, xb, (a / 2) % 4, filmed), rw = wp / 2 + 2;
       for (let y = u0; y < u1; y++) {
-        const i = y - ya - a;
-        for (let xx = x0; xx < x1; xx++) {
-          const j = xx - xa, p = (i >> 1) * (wp / 2) + (j >> 1), at = 2 * (i & 1) + (j & 1), q = ((y - r0) * width + xx) * 3;
+        const i = y - ya - a, row = ((i >> 1) + 1) * rw + 1, src = r0 * width * 3;
+        for (let xx = x0, q = ((y - r0) * width + x0) * 3; xx < x1; xx++, q += 3) {
+          const j = xx - xa, p = (row + (j >> 1)) * 16 + 2 * (i & 1) + (j & 1);
           for (let c = 0; c < 3; c++) {
-            const v = roundEven(f32(255 * f32(x[p * 12 + 4 * c + at] + r[p * 16 + 4 * c + at])));
+            const v = roundEven(f32(255 * f32(UNIT[rgb[src + q + c]] + r[p + 4 * c])));
             out[q + c] = v < 0 ? 0 : v > 255 ? 255 : v;
           }
         }

@@ -1,136 +1,184 @@
-// The float synthesis network: code maps to pixels (FORMAT.md section 9), float32 GEMMs.
+// The float synthesis network: code maps to pixels (FORMAT.md section 9), float32 GEMMs (kernels.js)
+// on activations kept zero-bordered in the kernels' heap.
 
-import { kernels } from './kernels.js';
+import { kernels, convTPhases, convT, winoBytes, ACC, RELU } from './kernels.js';
 
-const scratch = {};
-function buf(n, which) {
-  if (!scratch[which] || scratch[which].length < n) scratch[which] = new Float32Array(Math.max(n, 1024));
-  return scratch[which];
-}
+const pad16 = (n) => Math.ceil(n / 16) * 16;
 
-// Conv2d (out, in, kh, kw) -> rows (ky, kx, in), columns out (padded with zero columns to co).
-function convRows({ data, shape: [co0, ci, kh, kw] }, co = co0) {
-  const w = new Float32Array(kh * kw * ci * co);
+// A Conv2d layer (out, in, kh, kw) as GEMM rows (ky, kx, in), columns out padded with zeros to
+// co; 3x3: one matrix per kernel row (rows); the bias padded to co.
+export function convLayer({ data, shape: [co0, ci, kh, kw] }, bias, co = pad16(co0)) {
+  const w = new Float32Array(kh * kw * ci * co), b = new Float32Array(co);
   for (let o = 0; o < co0; o++) for (let i = 0; i < ci; i++) for (let k = 0; k < kh * kw; k++) w[(k * ci + i) * co + o] = data[((o * ci + i) * kh * kw) + k];
-  return { w, ci, co, k: kh };
-}
-// ConvTranspose2d (in, out, 4, 4) -> rows in, columns (ky, kx, out).
-function convTRows({ data, shape: [ci, co, kh, kw] }) {
-  const w = new Float32Array(ci * kh * kw * co);
-  for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) for (let k = 0; k < kh * kw; k++) w[i * kh * kw * co + k * co + o] = data[(i * co + o) * kh * kw + k];
-  return { w, ci, co };
+  b.set(bias.data);
+  const size = 3 * ci * co, rows = kh === 3 ? [0, 1, 2].map((ky) => w.subarray(ky * size, (ky + 1) * size)) : null;
+  const layer = { w, b, ci, co, rows, matrices: rows ? rows.map((r) => [r, 3 * ci, co]) : [[w, ci, co]] };
+  if (kh === 3 && ci % 4 === 0) winograd(layer, 3, (i, o, a, c) => (o < co0 ? data[((o * ci + i) * 3 + a) * 3 + c] : 0));
+  return layer;
 }
 
-// A Conv2d layer for conv(): weights as GEMM rows (3x3: one matrix per kernel row, to be
-// prepared before a frame: prepareConv), bias; `co` pads the outputs to a multiple of 16.
-export function convLayer(weight, bias, co = weight.shape[0]) {
-  const c = { ...convRows(weight, co), b: new Float32Array(co) };
-  c.b.set(bias.data);
-  if (c.k === 3) {
-    const size = 3 * c.ci * c.co;
-    c.rows = [0, 1, 2].map((ky) => c.w.subarray(ky * size, (ky + 1) * size));
+// Winograd weights (kernels.wino) of a layer: 3x3 kernels g(in, out, ky, kx) (F(2x2, 3x3): U =
+// G g G' per (in, out)), or 2x2 kernels (F(2x2, 2x2), per phase of an upsampling layer)
+function winograd(layer, k, g, phases = 1) {
+  const { ci, co } = layer, G = k === 3 ? [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]] : [[1, 0], [1, 1], [0, 1]];
+  layer.wino = [];
+  for (let ph = 0; ph < phases; ph++) for (const gx of G) for (const gv of G) {
+    const m = new Float32Array(ci * co);
+    for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) {
+      let s = 0;
+      for (let a = 0; a < k; a++) for (let c = 0; c < k; c++) if (gx[a] && gv[c]) s += gx[a] * gv[c] * g(i, o, a, c, ph);
+      m[i * co + o] = s;
+    }
+    layer.wino.push(m);
   }
-  return c;
+  layer.matrices.push(...layer.wino.map((m) => [m, ci, co]));
 }
-export const prepareConv = (c) => c.rows && c.rows.forEach((r) => kernels.prepare(r, 3 * c.ci, c.co, true));
+
+// A ConvTranspose2d 4x4 stride 2 padding 1 layer (in, out, 4, 4): as its four output phases
+// (kernels.js convT), or, for few outputs (co < 16), as a 3x3 convolution with the phases as
+// 4 co outputs (rows (r, s, in): the input at offset (r - 1, s - 1) feeds phase (py, px) where
+// r - py and s - px are 0 or 1, through the taps convTPhases uses).
+function upLayer(weight, bias) {
+  const [ci, co] = weight.shape;
+  if (co % 16 === 0) {
+    const phases = convTPhases(weight, Float32Array);
+    const L = { ci, co, phases, b: Float32Array.from(bias.data), matrices: phases.map((m) => [m, 2 * ci, co]) };
+    winograd(L, 2, (i, o, a, b, ph) => phases[ph * 2 + a][(b * ci + i) * co + o], 4);
+    return L;
+  }
+  const N = pad16(4 * co), w = new Float32Array(9 * ci * N), b = new Float32Array(N);
+  for (let r = 0; r < 3; r++) for (let s = 0; s < 3; s++) for (let py = 0; py < 2; py++) for (let px = 0; px < 2; px++) {
+    const a = r - py, bb = s - px;
+    if (a < 0 || a > 1 || bb < 0 || bb > 1) continue;
+    for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) w[((r * 3 + s) * ci + i) * N + (py * 2 + px) * co + o] = weight.data[((i * co + o) * 4 + 3 - 2 * a - py) * 4 + 3 - 2 * bb - px];
+  }
+  for (let ph = 0; ph < 4; ph++) b.set(bias.data, ph * co);
+  const rows = [0, 1, 2].map((r) => w.subarray(r * 3 * ci * N, (r + 1) * 3 * ci * N));
+  const layer = { b, ci, co: N, rows, matrices: rows.map((m) => [m, 3 * ci, N]) };
+  if (ci % 4 === 0) winograd(layer, 3, (i, o, r, c) => w[((r * 3 + c) * ci + i) * N + o]);
+  return { ci, co, N, layer, matrices: layer.matrices };
+}
+
+// the constants of layers, copied into the kernels' module ahead of a frame
+export function prepare(layers) {
+  for (const l of layers) {
+    for (const [m, k, n] of l.matrices) kernels.prepare(m, k, n, true);
+    kernels.table(l.b || l.layer.b, Float32Array);
+    if (l.taps) kernels.table(l.taps, Float32Array);
+  }
+}
+
+// Zero-bordered activations: h rows of w pixels of c channels inside h + 4 rows of w + 2 (a
+// zero row above, three below, a zero column on each side), from heap(); pixel (0, 0) at `at`.
+export const bytesOf = (h, w, c) => 4 * (h + 4) * (w + 2) * c + 128;
+export const padded = (h, w, c) => ({ h, w, c, at: (w + 3) * c, a: kernels.heap(Float32Array, (h + 4) * (w + 2) * c) });
+export function clearBorder({ a, h, w, c }) {
+  const wp = w + 2;
+  for (let r = 1; r <= h; r++) { a.fill(0, r * wp * c, (r * wp + 1) * c); a.fill(0, ((r + 1) * wp - 1) * c, (r + 1) * wp * c); }
+}
+
+// 3x3 same convolution (zero padding) of x into y (y.c = layer.co), plus bias; flags RELU: of
+// the output. By Winograd's transforms where the kernels have them (kernels.wino), else:
+// output (i, j) for kernel row ky reads the 3 ci values at ((i + ky) wp + j) ci: rows ci
+// apart, so three accumulating products in place (the wp - w junk outputs of each row land in
+// y's border, cleared after).
+export function conv3(x, layer, y, flags = 0) {
+  if (layer.wino && kernels.wino) return kernels.wino(x, layer, y, flags);
+  const wp = x.w + 2, M = x.h * wp - 2;
+  for (let ky = 0; ky < 3; ky++) kernels.gemm(x.a, ky * wp * x.c, x.c, layer.rows[ky], y.a, y.at, y.c, M, 3 * x.c, layer.co, ky ? ACC | (ky === 2 ? flags : 0) : 0, ky ? null : layer.b);
+  clearBorder(y);
+}
+
+// 1x1: y = (flags & ACC ? y : 0) + x W + bias, over the pixels
+function conv1(x, layer, y, flags) {
+  kernels.gemm(x.a, x.at, x.c, layer.w, y.a, y.at, y.c, (x.h - 1) * (x.w + 2) + x.w, x.c, layer.co, flags, layer.b);
+  clearBorder(y);
+}
+
+// an upLayer on x into y (2h, 2w, co) (flags RELU: of the output); the phase buffer f for few outputs
+function up(x, L, y, flags, f) {
+  if (L.phases && L.wino && kernels.wino) return kernels.wino(x, L, y, flags);
+  if (L.phases) return convT(kernels.gemm, x.a, x.h, x.w, x.c, L.phases, L.co, y.a, y.at, y.w + 2, y.c, flags, L.b);
+  conv3(x, L.layer, f, flags);
+  const { co, N } = L, wp = x.w + 2, Wp = y.w + 2;
+  for (let m = 0; m < x.h; m++) for (let n = 0; n < x.w; n++) for (let ph = 0; ph < 4; ph++) {
+    const src = ((m + 1) * wp + n + 1) * N + ph * co, dst = ((2 * m + (ph >> 1) + 1) * Wp + 2 * n + (ph & 1) + 1) * co;
+    for (let o = 0; o < co; o++) y.a[dst + o] = f.a[src + o];
+  }
+}
 
 export function synthesisOf(t, config) {
   const v = { stride: 4, channels: 128, res_blocks: 2, synthesis_blocks: 0, ...config.vqvae };
-  const W = (n) => t[`vqvae.${n}.weight`], B = (n) => t[`vqvae.${n}.bias`].data;
-  const convs = [];
-  const conv = (n) => { const c = convLayer(W(n), t[`vqvae.${n}.bias`]); convs.push(c); return c; };
+  const W = (n) => t[`vqvae.${n}.weight`], B = (n) => t[`vqvae.${n}.bias`];
+  const conv = (n) => convLayer(W(n), B(n));
   const net = {
     stride: v.stride,
     top: t['vqvae.quant_top.codebook'], bottom: t['vqvae.quant_bottom.codebook'],
-    up: { ...convTRows(W('upsample_top')), b: B('upsample_top') },
-    first: conv('dec.0'), blocks: [], ups: [], convs,
+    up: upLayer(W('upsample_top'), B('upsample_top')), blocks: [], ups: [],
   };
+  // the first convolution: on the upsampled top vectors (channels 0..d-1) a GEMM, on the bottom
+  // code vectors (d..2d-1) sums of tables: taps[ky, kx][code] = W[ky, kx, d.., :] vector
+  const w0 = W('dec.0'), [co, ci] = w0.shape, d = ci / 2, Kb = net.bottom.shape[0];
+  const top = new Float32Array(co * d * 9), taps = new Float32Array(9 * (Kb + 1) * co), e = net.bottom.data;
+  for (let o = 0; o < co; o++) top.set(w0.data.subarray((o * ci) * 9, (o * ci + d) * 9), o * d * 9);
+  for (let k = 0; k < 9; k++) for (let i = 0; i < d; i++) for (let o = 0; o < co; o++) {
+    const wv = w0.data[(o * ci + d + i) * 9 + k];
+    for (let code = 0; code < Kb; code++) taps[(k * (Kb + 1) + code) * co + o] += wv * e[code * d + i];
+  }
+  net.first = { ...convLayer({ data: top, shape: [co, d, 3, 3] }, B('dec.0')), taps };
   const nb = v.res_blocks + v.synthesis_blocks;
   for (let i = 1; i <= nb; i++) net.blocks.push([conv(`dec.${i}.body.1`), conv(`dec.${i}.body.3`)]);
-  for (let m = nb + 2; t[`vqvae.dec.${m}.weight`]; m += 2) net.ups.push({ ...convTRows(W(`dec.${m}`)), b: B(`dec.${m}`) });
+  for (let m = nb + 2; t[`vqvae.dec.${m}.weight`]; m += 2) net.ups.push(upLayer(W(`dec.${m}`), B(`dec.${m}`)));
+  net.layers = [net.up, net.first, ...net.blocks.flat(), ...net.ups];
   return net;
-}
-
-// Same-size convolution, zero padding, k in {1, 3}: x (h, w, ci) -> (h, w, co), + bias,
-// optional ReLU on the input. 3x3: the input, rectified, goes once into a zero-bordered buffer
-// of the kernels' heap (rows wp = w + 2 wide); output (i, j) for kernel row ky reads the 3 ci
-// values at ((i + ky) wp + j) ci: rows ci apart, so three accumulating products in place
-// (with wp - w junk outputs per row, dropped).
-export function conv(x, h, w, layer, reluIn) {
-  const { ci, co, b } = layer, out = new Float32Array(h * w * co);
-  if (layer.k === 1) {
-    const a = reluIn ? x.map((v) => (v < 0 ? 0 : v)) : x, acc = new Float32Array(h * w * co);
-    kernels.gemm(a, layer.w, acc, h * w, ci, co);
-    for (let p = 0, o = 0; p < h * w; p++) for (let c = 0; c < co; c++, o++) out[o] = acc[o] + b[c];
-    return out;
-  }
-  const wp = w + 2, n = (h + 3) * wp * ci, m = (h * wp + 2) * co;
-  const release = kernels.frame(4 * (n + m) + 256);
-  try {
-    const xp = kernels.heap(Float32Array, n), acc = kernels.heap(Float32Array, m);
-    for (let i = 0; i < h; i++) {
-      const src = i * w * ci, dst = ((i + 1) * wp + 1) * ci;
-      if (reluIn) for (let e = 0; e < w * ci; e++) { const v = x[src + e]; xp[dst + e] = v < 0 ? 0 : v; }
-      else xp.set(x.subarray(src, src + w * ci), dst);
-    }
-    for (let ky = 0; ky < 3; ky++) kernels.gemmAt(xp, ky * wp * ci, ci, layer.rows[ky], acc, 0, h * wp, 3 * ci, co, ky > 0);
-    for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
-      const o = (i * w + j) * co, q = (i * wp + j) * co;
-      for (let c = 0; c < co; c++) out[o + c] = acc[q + c] + b[c];
-    }
-  } finally {
-    release();
-  }
-  return out;
-}
-
-// ConvTranspose2d 4x4, stride 2, padding 1: x (h, w, ci) -> (2h, 2w, co), + bias, optional
-// ReLU on the input. Every input row times all 16 taps (one GEMM), scattered.
-function convT(x, h, w, layer, reluIn, outStride = layer.co, outOffset = 0, out = null) {
-  const { ci, co, b } = layer, H = 2 * h, Wd = 2 * w;
-  out = out || new Float32Array(H * Wd * outStride);
-  for (let p = 0; p < H * Wd; p++) for (let c = 0; c < co; c++) out[p * outStride + outOffset + c] = b[c];
-  const a = buf(w * ci, 'tin'), prod = buf(w * 16 * co, 'tout');
-  for (let i = 0; i < h; i++) {
-    for (let n = 0; n < w * ci; n++) { const val = x[i * w * ci + n]; a[n] = reluIn && val < 0 ? 0 : val; }
-    kernels.gemm(a, layer.w, prod, w, ci, 16 * co);
-    for (let j = 0; j < w; j++) for (let ky = 0; ky < 4; ky++) {
-      const y = 2 * i - 1 + ky;
-      if (y < 0 || y >= H) continue;
-      for (let kx = 0; kx < 4; kx++) {
-        const xx = 2 * j - 1 + kx;
-        if (xx < 0 || xx >= Wd) continue;
-        const src = (j * 16 + ky * 4 + kx) * co, dst = (y * Wd + xx) * outStride + outOffset;
-        for (let c = 0; c < co; c++) out[dst + c] += prod[src + c];
-      }
-    }
-  }
-  return out;
 }
 
 export const roundEven = (v) => { const r = Math.round(v); return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r; };
 
 // The network on one window: top (h, w) and bottom (2h, 2w) indices -> RGB bytes (2sh, 2sw).
 function network(net, top, bottom, h, w) {
-  const d = net.top.shape[1], H = 2 * h, W = 2 * w;
-  const qt = new Float32Array(h * w * d);
-  for (let n = 0; n < h * w; n++) qt.set(net.top.data.subarray(top[n] * d, (top[n] + 1) * d), n * d);
-  const x0 = convT(qt, h, w, net.up, false, 2 * d, 0);           // channels 0..d-1
-  for (let n = 0; n < H * W; n++) x0.set(net.bottom.data.subarray(bottom[n] * d, (bottom[n] + 1) * d), n * 2 * d + d);
-  let x = conv(x0, H, W, net.first, false);
-  for (const [c1, c2] of net.blocks) {
-    const y = conv(conv(x, H, W, c1, true), H, W, c2, true);
-    for (let n = 0; n < x.length; n++) x[n] += y[n];
+  const d = net.top.shape[1], H = 2 * h, W = 2 * w, C = net.first.co, RC = net.blocks.length ? net.blocks[0][0].co : 16, Kb = net.bottom.shape[0];
+  let bytes = bytesOf(h, w, d) + bytesOf(H, W, d) + 2 * bytesOf(H, W, C) + bytesOf(H, W, RC) + 4 * (H + 2) * (W + 2) + 128 + winoBytes(W << Math.max(0, net.ups.length - 1), 128, 128);
+  for (let k = 0, hh = H, ww = W; k < net.ups.length; k++, hh *= 2, ww *= 2) {
+    const L = net.ups[k];
+    bytes += bytesOf(2 * hh, 2 * ww, L.co) + (L.phases ? 0 : bytesOf(hh, ww, L.N));
   }
-  let hh = H, ww = W;
-  net.ups.forEach((layer, n) => { x = convT(x, hh, ww, layer, true); hh *= 2; ww *= 2; });  // ReLU before each
-  const rgb = new Uint8Array(hh * ww * 3);
-  for (let n = 0; n < rgb.length; n++) {
-    let v = Math.fround(x[n] + 0.5);
-    v = v < 0 ? 0 : v > 1 ? 1 : v;
-    rgb[n] = roundEven(Math.fround(v * 255));
+  prepare(net.layers);
+  const release = kernels.frame(bytes);
+  try {
+    const qt = padded(h, w, d), x0 = padded(H, W, d), codes = kernels.heap(Int32Array, (H + 2) * (W + 2)).fill(Kb);
+    for (let i = 0; i < h; i++) for (let j = 0, at = qt.at + i * (w + 2) * d; j < w; j++, at += d) {
+      for (let e = 0, s = top[i * w + j] * d; e < d; e++) qt.a[at + e] = net.top.data[s + e];
+    }
+    up(qt, net.up, x0, 0);                      // channels 0..d-1 (its phases: net.up.co = d)
+    for (let i = 0; i < H; i++) codes.set(bottom.subarray(i * W, (i + 1) * W), (i + 1) * (W + 2) + 1);
+    let x = padded(H, W, C);
+    conv3(x0, net.first, x);
+    kernels.taps(x.a, x.at, codes, net.first.taps, H, W, C, Kb);
+    const r = padded(H, W, RC), xr = padded(H, W, C);
+    for (const [c1, c2] of net.blocks) {
+      kernels.relu(x.a, xr.a);
+      conv3(xr, c1, r, RELU);
+      conv1(r, c2, x, ACC);
+    }
+    kernels.relu(x.a, x.a);
+    for (const L of net.ups) {                  // ReLU before each
+      const y = padded(2 * x.h, 2 * x.w, L.co);
+      up(x, L, y, L === net.ups[net.ups.length - 1] ? 0 : RELU, L.phases ? null : padded(x.h, x.w, L.N));
+      x = y;
+    }
+    const rgb = new Uint8Array(x.h * x.w * 3), a = x.a;
+    for (let i = 0, n = 0; i < x.h; i++) {
+      for (let k = x.at + i * (x.w + 2) * x.c, end = k + x.w * x.c; k < end; k += x.c) for (let c = 0; c < 3; c++, n++) {
+        let v = Math.fround(a[k + c] + 0.5);
+        v = v < 0 ? 0 : v > 1 ? 1 : v;
+        rgb[n] = roundEven(Math.fround(v * 255));
+      }
+    }
+    return rgb;
+  } finally {
+    release();
   }
-  return rgb;
 }
 
 // Rows of the image: pixel rows [S v0, S v1) (v0, v1 in top codes; S pixels per code) of the
@@ -142,7 +190,6 @@ export function synthesizeRows(net, maps, sizes, width, height, v0, v1, progress
   const guard = Math.ceil((net.blocks.length + 7) / 2) + 2;
   const r0 = Math.min(S * v0, height), r1 = Math.min(S * v1, height);
   const out = new Uint8Array(width * (r1 - r0) * 3);
-  net.convs.forEach(prepareConv);
   const spans = (n) => { const s = []; for (let a = 0; a < n; a += win) s.push([a, Math.min(a + win, n)]); return s; };
   const windows = [];
   for (const [y0, y1] of spans(H0)) {
