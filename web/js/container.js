@@ -86,7 +86,7 @@ function recordProblem({ id, param, lengths }, height) {
   return null;
 }
 
-// Parse and check a file (FORMAT.md 2.4, steps 1-9, and step 10's layer rules). Returns the
+// Parse and check a file (FORMAT.md 2.4, steps 1-8, and step 9's layer rules). Returns the
 // header with the payload's streams as subarrays of `bytes`: h.streams per tile and map,
 // h.records [{id, param, lengths, streams}] in file (= running) order.
 export function parse(bytes) {
@@ -119,7 +119,7 @@ export function parse(bytes) {
   const { width: w, height: ht } = h;
   if (w < 1 || ht < 1 || w > LIMITS.side || ht > LIMITS.side || w * ht > LIMITS.pixels) throw new VqzError(`image size ${w}x${ht} outside the limits`);
   if (h.tile > LIMITS.maxTile) throw new VqzError('malformed header: tile');
-  for (const r of h.records) {   // (FORMAT.md 2.4: step 10's layer rules, checked here as it allows)
+  for (const r of h.records) {   // (FORMAT.md 2.4: step 9's layer rules, checked here as it allows)
     const problem = recordProblem(r, ht);
     if (problem) throw new VqzError(`malformed header: ${problem}`);
   }
