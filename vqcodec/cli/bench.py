@@ -13,6 +13,12 @@ def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
+DEFAULT_ANCHORS = (  # the published curves issue 21 asks for, and the classical codecs'
+    "jpeg", "webp", "bpg_444_x265_ycbcr", "vtm",
+    "paper-bmshj2018-factorized", "paper-bmshj2018-hyperprior", "paper-mbt2018",
+)  # fmt: skip
+
+
 @main.command()
 @click.option("--dataset", default="kodak", show_default=True, help="'kodak' or a folder.")
 @click.option("--data-dir", type=PATH, help="Folder holding the dataset (or its kodak/).")
@@ -44,7 +50,7 @@ def _csv(value: str | None) -> list[str]:
 @click.option(
     "--anchor-names",
     show_default=True,
-    default="jpeg,webp,bpg_444_x265_ycbcr,vtm,paper-bmshj2018-factorized,paper-bmshj2018-hyperprior",
+    default=",".join(DEFAULT_ANCHORS),
     help="Which kodak__<name>.json files of --anchors to use ('all': every file).",
 )
 @click.option("--json", "json_out", type=PATH, help="vqcodec results JSON (baselines beside).")
