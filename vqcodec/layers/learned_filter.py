@@ -35,6 +35,7 @@ def _network(net_id: int) -> RestoreNet:
 
 
 ROWS = 256  # rows compared at once: bounds the temporaries on a large image
+LUMA = np.array([19595, 38470, 7471], np.int64)  # PIL's RGB-to-L weights, in 1/65536
 
 
 def _squared_error(a: np.ndarray, b: np.ndarray, channels: int) -> int:
@@ -47,9 +48,6 @@ def _squared_error(a: np.ndarray, b: np.ndarray, channels: int) -> int:
             x, z = ((x @ LUMA + 32768) >> 16, (z @ LUMA + 32768) >> 16)
         total += int(np.sum((x - z) ** 2))
     return total
-
-
-LUMA = np.array([19595, 38470, 7471], np.int64)
 
 
 class LearnedFilterLayer(Layer):
