@@ -31,8 +31,7 @@ from vqcodec.bench.bench import rate_difference
 from vqcodec.bench.envinfo import environment
 from vqcodec.bench.evaluate import psnr_rgb
 from vqcodec.format import bitstream
-from vqcodec.layers import ABSENT, Coded, Frame, restore_net
-from vqcodec.layers.learned_filter import LearnedFilterLayer
+from vqcodec.layers import ABSENT, RESIDUAL_LAYERS, Coded, Frame, restore_net
 from vqcodec.layers.refinement import STEP, RefinementLayer
 from vqcodec.layers.wiener import WienerLayer
 from vqcodec.model.codec import DEFAULT_TILE, index_bytes
@@ -49,8 +48,7 @@ def _bpp(found: Analysis, layers: dict[str, Coded]) -> float:
     entry = found.codec.entry
     header = bitstream.Header(entry.model_id, entry.fingerprint, found.colour, width, height,
                               found.tile, lengths=())  # fmt: skip
-    ids = {"refinement": RefinementLayer.layer_id, "restore-net": LearnedFilterLayer.layer_id,
-           "wiener": WienerLayer.layer_id}  # fmt: skip
+    ids = {layer.name: layer.layer_id for layer in RESIDUAL_LAYERS}
     parts = sorted((ids[name], coded) for name, coded in layers.items())
     data = bitstream.assemble(header, found.image.streams, index_bytes(found.maps), parts)
     return 8 * len(data) / (width * height)
