@@ -104,6 +104,7 @@ def _set_block(size: int, groups: list[int]) -> None:
         key=lambda t: (t[0] + t[1], t[1] if (t[0] + t[1]) % 2 else t[0]),
     )
     R._ZIGZAG_FLAT = np.array([i * size + j for i, j in R.ZIGZAG])
+    R._BASIS = np.einsum("ki,lj->klij", R._DCT, R._DCT).reshape(size * size, -1)[R._ZIGZAG_FLAT]
     R.BAND_GROUPS = np.array(groups)
     R.BAND_GROUP = np.searchsorted(R.BAND_GROUPS, np.arange(size * size), side="right")
     R.GROUPS = len(groups)
