@@ -67,6 +67,22 @@ def test_save_and_load_round_trip(net, tmp_path):
         restore_net.load(tmp_path / "bad.safetensors")
 
 
+def test_deepen_keeps_what_the_network_computes(net):
+    """Appended hidden layers start as the identity, at every step (their FiLM rows are zero)."""
+    from vqcodec.training.restore_net_stage import deepen
+
+    with torch.no_grad():  # a network whose every layer acts, FiLM included
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    deep = deepen(net, net.config.layers + 2)
+    assert deep.config.layers == net.config.layers + 2
+    x = torch.rand(2, 3, 24, 40)
+    steps = torch.tensor([24.0, 0.0])
+    with torch.no_grad():
+        assert torch.allclose(deep(x, steps), net(x, steps), atol=1e-6)
+        assert not torch.allclose(net(x, steps), x, atol=1e-3)
+
+
 def test_training_smoke(tmp_path):
     from vqcodec.training import restore_net_stage
 
@@ -86,3 +102,13 @@ def test_training_smoke(tmp_path):
     assert restore_net.load(run / "export" / "latest.safetensors").config.channels == 8
     restore_net_stage.main([*args, "--steps", "8"])  # resumes
     assert json.loads((run / "checkpoint.json").read_text())["step"] == 8
+    deeper = tmp_path / "deeper"  # a new run from those weights, two layers deeper
+    deeper.mkdir()
+    (deeper / "data").symlink_to(run / "data")
+    init = ["--init", str(run / "export" / "latest.safetensors"), "--layers", "6"]
+    restore_net_stage.main([*args[:3], str(deeper), *args[4:], *init, "--steps", "0"])
+    start = restore_net.load(deeper / "export" / "latest.safetensors")
+    assert start.config.layers == 6
+    rgb = photo(48, 64, seed=3)
+    trained = restore_net.load(run / "export" / "latest.safetensors")
+    assert np.abs(start.apply(rgb, 24.0).astype(int) - trained.apply(rgb, 24.0)).max() <= 1

@@ -20,7 +20,9 @@ Two phases, both resumable:
    (model, optimizer, step, sampler state: tensors and JSON only) every `--ckpt-minutes`; a
    validation every `--eval-minutes` appends a JSON line to `run/log.jsonl` (PSNR gain in dB
    per ladder level on the held-out images) and exports the weights as safetensors
-   (`run/export/latest.safetensors`, and `best.safetensors` by mean gain).
+   (`run/export/latest.safetensors`, and `best.safetensors` by mean gain). `--init WEIGHTS`
+   starts a new run from a trained network; given more `--layers` than it has, hidden layers
+   that start as the identity are appended (`deepen`), so a deeper network goes on from it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import torch
 from PIL import Image
 
 from vqcodec import zoo
-from vqcodec.layers.restore_net import RestoreNet, RestoreNetConfig, save
+from vqcodec.layers.restore_net import RestoreNet, RestoreNetConfig, load, save
 from vqcodec.training.data import holdout_images, list_images, split_holdout
 
 TRAIN_STEPS = (None, 256.0, 160.0, 128.0, 80.0, 64.0, 48.0, 40.0, 32.0, 24.0, 16.0, 12.0, 8.0)
@@ -238,6 +240,27 @@ def _checkpoint(path: Path, net: RestoreNet, opt: torch.optim.Optimizer, state: 
     os.replace(meta.with_suffix(".tmp"), meta)
 
 
+def deepen(net: RestoreNet, layers: int) -> RestoreNet:
+    """`net` with hidden layers appended before its tail that start as the identity (a 3x3 conv
+    passing each feature through, its FiLM scale and shift zero: the ReLU then passes the
+    previous ReLU's output unchanged), so training goes on from what `net` computes."""
+    config = net.config
+    if layers < config.layers:
+        raise ValueError(f"cannot deepen {config.layers} layers to {layers}")
+    deep = RestoreNet(RestoreNetConfig(config.channels, layers, config.film_hidden))
+    state = deep.state_dict()
+    for name, value in net.state_dict().items():
+        target = state[name]
+        target[tuple(slice(0, n) for n in value.shape)] = value  # FiLM rows of the new layers: 0
+    c = config.channels
+    for i in range(config.layers - 2, layers - 2):
+        state[f"body.{i}.weight"].zero_()
+        state[f"body.{i}.weight"][:, :, 1, 1] = torch.eye(c)
+        state[f"body.{i}.bias"].zero_()
+    deep.load_state_dict(state)
+    return deep
+
+
 def train(args: argparse.Namespace) -> None:
     run: Path = args.run
     config = RestoreNetConfig(channels=args.channels, layers=args.layers)
@@ -248,6 +271,13 @@ def train(args: argparse.Namespace) -> None:
         config_path.write_text(json.dumps(asdict(config), indent=1) + "\n")
     torch.manual_seed(args.seed)
     net = RestoreNet(config)
+    if args.init and not (run / "checkpoint.pt").exists():  # a new run from trained weights
+        start = load(args.init.expanduser())
+        if start.config.channels != config.channels:
+            raise SystemExit(
+                f"--init has {start.config.channels} channels, the run {config.channels}"
+            )
+        net = deepen(start, config.layers)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     samples = load_samples(run / "data" / "train", args.crop)
     val = load_samples(run / "data" / "val", 0)
@@ -317,6 +347,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loss", choices=("mse", "logmse"), default="logmse")
     parser.add_argument("--channels", type=int, default=RestoreNetConfig.channels)
     parser.add_argument("--layers", type=int, default=RestoreNetConfig.layers)
+    parser.add_argument(
+        "--init", type=Path, help="start from these weights (fewer layers: `deepen`ed)"
+    )
     parser.add_argument("--full-every", type=int, default=4, help="0: downscaled photos only")
     parser.add_argument("--limit", type=int, default=0, help="only the first N photos (tests)")
     parser.add_argument("--no-val", action="store_true", help="skip the held-out set (tests)")
