@@ -5,8 +5,10 @@ run stands (run folders live outside the work tree and may not survive).
         --out benchmarks/results/training
 
 For every run folder: the validation points of stage 1 (`vqvae_log.jsonl`: PSNR on the held-out
-training images, code perplexities), stage 1b (`decoder_log.jsonl`: the same PSNR) and stage 2
-(`prior_log.jsonl`: bits per code and bpp on the same images) go to `<out>/<run>.json`, merged
+training images, code perplexities), stage 1b (`decoder_log.jsonl`: the same PSNR), stage 2
+(`prior_log.jsonl`: bits per code and bpp on the same images) and of a restoration network's
+run (`log.jsonl` of `vqcodec.training.restore_net_stage`: its mean PSNR gain on the same images
+downscaled 2x, and per level) go to `<out>/<run>.json`, merged
 with what an earlier call recorded (a run that resumed in a new session keeps its older
 points); `<out>/curves.png` plots them all.
 """
@@ -21,7 +23,9 @@ STAGE_KEYS = {
     "vqvae_log.jsonl": ("step", "val_psnr", "ppl_top", "ppl_bottom", "time_s"),
     "decoder_log.jsonl": ("step", "val_psnr", "time_s"),
     "prior_log.jsonl": ("step", "val_bits_top", "val_bits_bottom", "val_bpp", "time_s"),
+    "log.jsonl": ("step", "mean_gain_db", "val_gain_db", "seconds"),
 }
+STAGE_NAMES = {"log.jsonl": "restore-net"}
 
 
 def validation_points(run: Path) -> dict[str, list[dict]]:
@@ -32,7 +36,7 @@ def validation_points(run: Path) -> dict[str, list[dict]]:
             continue
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         marker = keys[1]
-        stages[name.split("_")[0]] = [
+        stages[STAGE_NAMES.get(name, name.split("_")[0])] = [
             {k: r[k] for k in keys if k in r} for r in rows if marker in r
         ]
     return stages
@@ -49,7 +53,7 @@ def plot(records: dict[str, dict], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (psnr_ax, decoder_ax, bpp_ax) = plt.subplots(1, 3, figsize=(16, 4))
+    fig, (psnr_ax, decoder_ax, bpp_ax, net_ax) = plt.subplots(1, 4, figsize=(21, 4))
     for name, record in sorted(records.items()):
         stages = record["stages"]
         if points := stages.get("vqvae"):
@@ -61,6 +65,9 @@ def plot(records: dict[str, dict], out: Path) -> None:
         if points := stages.get("prior"):
             bpp_ax.plot([p["step"] for p in points], [p["val_bpp"] for p in points], "o-",
                         label=name, markersize=3)  # fmt: skip
+        if points := stages.get("restore-net"):
+            net_ax.plot([p["step"] for p in points], [p["mean_gain_db"] for p in points], "o-",
+                        label=name, markersize=3)  # fmt: skip
         for ref in record.get("references", []):
             ax = psnr_ax if ref["stage"] == "vqvae" else bpp_ax
             ax.axhline(ref["value"], linestyle="--", color="grey", linewidth=1)
@@ -69,7 +76,8 @@ def plot(records: dict[str, dict], out: Path) -> None:
     psnr_ax.set(xlabel="step", ylabel="val PSNR (dB)", title="stage 1: held-out training images")
     decoder_ax.set(xlabel="step", ylabel="val PSNR (dB)", title="stage 1b: the same images")
     bpp_ax.set(xlabel="step", ylabel="val bpp", title="stage 2: held-out training images")
-    for ax in (psnr_ax, decoder_ax, bpp_ax):
+    net_ax.set(xlabel="step", ylabel="mean PSNR gain (dB)", title="restoration network")
+    for ax in (psnr_ax, decoder_ax, bpp_ax, net_ax):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)

@@ -35,6 +35,7 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 GOLDEN_FILES = sorted(DATA.glob("*.vqz"))
 FILTERED = DATA / "golden_v4_filtered.vqz"
 GOLDEN_V6 = DATA / "golden_v6_layers.vqz"
+GOLDEN_V6_FILES = [GOLDEN_V6, *sorted(DATA.glob("golden_v6_restore-net-*.vqz"))]
 MASK64 = (1 << 64) - 1
 
 
@@ -790,13 +791,14 @@ def test_refinement_and_filter_decode_as_written():
     assert np.mean(ours_px == theirs_px) > 0.99
 
 
-def test_the_network_and_the_layers_of_a_format_6_file_as_written():
-    """golden v6: refinement, network, filter from the document on vqcodec's synthesized base
-    give vqcodec's pixels (within one level)."""
+@pytest.mark.parametrize("golden", GOLDEN_V6_FILES, ids=lambda p: p.stem)
+def test_the_network_and_the_layers_of_a_format_6_file_as_written(golden):
+    """golden v6 files (one per shipped network): refinement, network, filter from the document
+    on vqcodec's synthesized base give vqcodec's pixels (within one level)."""
     from vqcodec.api import decode_indices, decompress
     from vqcodec.layers import restore_net
 
-    data = GOLDEN_V6.read_bytes()
+    data = golden.read_bytes()
     h = parse(data)
     assert [layer for layer, _, _ in h["layers"]] == [1, 2, 3]
     _, codec, maps = decode_indices(data)
@@ -805,7 +807,9 @@ def test_the_network_and_the_layers_of_a_format_6_file_as_written():
     q = decode_stripe(h["refinement"][0], 3, bh, bw, [])
     refined = refine_pixels(base, q, h["refine_step"])
     ours = network_pixels(refined, h["refine_step"], h["restore_net"])
-    net = restore_net.load(MODELS / "restore-net-1" / "weights.safetensors")
+    registry = json.loads((MODELS / "zoo.json").read_text())["networks"]
+    name = next(n["name"] for n in registry if n["id"] == h["restore_net"])
+    net = restore_net.load(MODELS / name / "weights.safetensors")
     theirs = net.apply(refined, h["refine_step"] / 4)
     assert np.abs(ours.astype(int) - theirs).max() <= 1 and np.mean(ours == theirs) > 0.99
     nonzero = np.count_nonzero(q, axis=-1)

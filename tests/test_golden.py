@@ -15,8 +15,10 @@ refinement's integer coefficients are pinned by sha256; its pixels (float synthe
 inverse DCT) to +-2 levels.
 
 Format 6: `tests/data/golden_v6_layers.vqz`, the same crop, model and step with every layer the
-encoder runs today (refinement, restoration network, Wiener filter) as layer records, by
-`python -m tests.test_golden --write-v6`; pixels to +-2.
+encoder ran then (refinement, restoration network 1, Wiener filter) as layer records, by
+`python -m tests.test_golden --write-v6`; pixels to +-2. A restoration network shipped later gets
+the same file written with it, `golden_v6_<network>.vqz` (`--write-network`); the newest one's is
+what the encoder writes today.
 
 Format 4: `tests/data/golden_v4_filtered.vqz`, the same crop, model and step with the restoration
 filter the encoder chose for it, by `python -m tests.test_golden --write-v4`. Indices and
@@ -170,7 +172,16 @@ V4_FILTER = (  # one filter per channel (none per class on so small an image)
 
 
 GOLDEN_V5 = DATA / "golden_v5_filtered.vqz"
-GOLDEN_V6 = DATA / "golden_v6_layers.vqz"
+GOLDEN_V6 = DATA / "golden_v6_layers.vqz"  # restoration network 1
+
+
+def network_golden(name: str) -> Path:
+    """The golden file of a restoration network shipped after format 6 came in."""
+    return DATA / f"golden_v6_{name}.vqz"
+
+
+NEWEST_NETWORK = zoo.latest_network("restore-net")
+GOLDEN_V6_FILES = [GOLDEN_V6, *sorted(DATA.glob("golden_v6_restore-net-*.vqz"))]
 
 
 @pytest.mark.parametrize("version", [3, 4, 5])
@@ -210,19 +221,27 @@ def test_golden_v5_holds_the_format_4_file_s_streams():
 
 
 def test_golden_v6_is_what_the_encoder_writes_today():
-    """Format 6: the same crop with every layer the encoder runs (refinement, restoration
-    network, Wiener filter on the network's output) as generic layer records."""
+    """Format 6: the same crop with every layer the encoder runs (refinement, the newest
+    restoration network, Wiener filter on the network's output) as generic layer records."""
     data = vqcodec.compress_image(golden_crop(), model=V3_MODEL, tile=4, refine_step=V3_STEP).data
-    assert data == GOLDEN_V6.read_bytes()
+    newest = network_golden(NEWEST_NETWORK.name) if NEWEST_NETWORK.net_id > 1 else GOLDEN_V6
+    assert data == newest.read_bytes()
     parsed = bitstream.unpack(data)
     assert [r.layer for r in parsed.header.layers] == [1, 2, 3]
+    assert parsed.header.record(2).param == NEWEST_NETWORK.net_id
     v5 = bitstream.unpack(GOLDEN_V5.read_bytes())
     assert parsed.coded(bitstream.REFINEMENT_ID) == v5.coded(bitstream.REFINEMENT_ID)
 
 
-def test_golden_v6_decodes_to_its_pixels():
-    pixels = np.asarray(vqcodec.decompress(GOLDEN_V6.read_bytes())).astype(int)
-    expected = np.asarray(Image.open(GOLDEN_V6.with_suffix(".png"))).astype(int)
+def test_every_shipped_network_has_its_golden_file():
+    ids = {bitstream.unpack(p.read_bytes()).header.record(2).param for p in GOLDEN_V6_FILES}
+    assert ids == set(range(1, NEWEST_NETWORK.net_id + 1))
+
+
+@pytest.mark.parametrize("golden", GOLDEN_V6_FILES, ids=lambda p: p.stem)
+def test_golden_v6_decodes_to_its_pixels(golden):
+    pixels = np.asarray(vqcodec.decompress(golden.read_bytes())).astype(int)
+    expected = np.asarray(Image.open(golden.with_suffix(".png"))).astype(int)
     assert pixels.shape == expected.shape and np.abs(pixels - expected).max() <= 2
 
 
@@ -231,6 +250,14 @@ def write_golden_v6() -> None:
     data = vqcodec.compress_image(golden_crop(), model=V3_MODEL, tile=4, refine_step=V3_STEP).data
     GOLDEN_V6.write_bytes(data)
     vqcodec.decompress(data).save(GOLDEN_V6.with_suffix(".png"))
+
+
+def write_network_golden() -> None:
+    """Write the golden file of the newest restoration network (once, when it is shipped)."""
+    data = vqcodec.compress_image(golden_crop(), model=V3_MODEL, tile=4, refine_step=V3_STEP).data
+    golden = network_golden(NEWEST_NETWORK.name)
+    golden.write_bytes(data)
+    vqcodec.decompress(data).save(golden.with_suffix(".png"))
 
 
 def write_golden_v5() -> None:
@@ -273,3 +300,5 @@ if __name__ == "__main__" and "--write-v4" in sys.argv:
     write_golden_v4()
 if __name__ == "__main__" and "--write-v6" in sys.argv:
     write_golden_v6()
+if __name__ == "__main__" and "--write-network" in sys.argv:
+    write_network_golden()
