@@ -1,8 +1,8 @@
 // The integer prior int8-prior-1 (FORMAT.md sections 3-4) and the decoding of the code maps.
 
 import { VqzError, mapSizes, tileRects } from './container.js';
-import { RangeDecoder, tableOfIntegerRow } from './rangecoder.js';
-import { kernels, convTPhases, convT, ACC } from './kernels.js';
+import { RangeDecoder } from './rangecoder.js';
+import { kernels, convTPhases, ACC } from './kernels.js';
 
 const GROUP_POSITIONS = 8192;     // bottom-map codes decoded in lockstep (bounds memory)
 
@@ -11,10 +11,13 @@ const GROUP_POSITIONS = 8192;     // bottom-map codes decoded in lockstep (bound
 function levelTensors(t, level, cfg) {
   const g = (n) => t[`${level}.${n}`];
   const int8 = (n) => g(n).data;   // (K, N) matrices
+  // a layer's requantization (FORMAT.md 4.2) in the module's form (kernels.js rq): (y + b) mul
+  // >> S, mul = 2^(S - sh), S the largest shift; the shipped models' shifts are all in 0..30
   const layer = (n) => {
     const l = { b: Int32Array.from(g(`${n}.b`).data), sh: Int32Array.from(g(`${n}.sh`).data) };
-    l.S = Math.max(...l.sh);      // the module's form (kernels.js rq), where every shift is in 0..30
-    if (l.sh.every((k) => k >= 0 && k <= 30)) l.mul = Int32Array.from(l.sh, (k) => 2 ** (l.S - k));
+    if (!l.sh.every((k) => k >= 0 && k <= 30)) throw new VqzError(`prior layer ${level}.${n}: shifts outside 0..30 are not supported here`);
+    l.S = Math.max(...l.sh);
+    l.mul = Int32Array.from(l.sh, (k) => 2 ** (l.S - k));
     return l;
   };
   const p = { cfg, K: cfg.codes, E: cfg.embed_dim, C: cfg.channels, L: cfg.layers };
@@ -59,6 +62,9 @@ function levelTensors(t, level, cfg) {
     p.layers.push(cp.conv0, cp.conv1, cp.up, cp.out);
     p.luts.push(...cp.lut);
   }
+  // the module's products take N a multiple of 16 and K even (all the shipped models' sizes)
+  const cp = p.cond || { CC: 16, E: 2 };
+  if ([p.C, p.K, cp.CC].some((n) => n % 16) || [p.E, cp.E].some((n) => n % 2)) throw new VqzError(`prior ${level}: sizes these kernels do not support`);
   return p;
 }
 
@@ -66,9 +72,16 @@ export function priorOf(tensors, config) {
   return { top: levelTensors(tensors, 'top', config.prior_top), bottom: levelTensors(tensors, 'bottom', config.prior_bottom) };
 }
 
-// every |acc + B| is below 2^31 (2^22 for the shipped models): int32 shifts are exact
-const requant = (acc, layer, c) => { const sh = layer.sh[c]; return sh >= 0 ? (acc + layer.b[c]) >> sh : (acc + layer.b[c]) * (1 << -sh); };
 const I16 = { lo: -32768, hi: 32767 };
+
+// The upsampling of the conditioning (ConvTranspose2d 4x4 stride 2, its phases by
+// kernels.js convTPhases): x zero-bordered (h + 3 rows of w + 2 pixels, c channels) into out
+// (2h, 2w, c) int32.
+function convT(x, h, w, c, phases, out) {
+  for (let m = 0; m < h; m++) for (let py = 0; py < 2; py++) for (let px = 0; px < 2; px++) for (let a = 0; a < 2; a++) {
+    kernels.igemm(x, ((m + a + py) * (w + 2) + px) * c, c, phases[(py * 2 + px) * 2 + a], out, ((2 * m + py) * 2 * w + px) * c, 2 * c, w, 2 * c, c, a ? ACC : 0);
+  }
+}
 
 // Conditioning features of one top tile (h, w indices) into x3 (2h, 2w, CC) int16, before the
 // final 1x1 convolution, which runs per wavefront (FORMAT.md 4.3). ws: scratch from heap(),
@@ -86,24 +99,8 @@ function conditioning(cp, top, h, w, x3, ws) {
   };
   conv(x0, E, cp.conv0, cp.lut[0], x1);
   conv(x1, CC, cp.conv1, cp.lut[1], x2);
-  convT(kernels.igemm, x2, h, w, CC, cp.up.phases, CC, acc, 0, 2 * w, CC);
+  convT(x2, h, w, CC, cp.up.phases, acc);
   kernels.rq({ rows: 4 * h * w, cols: CC, y: [acc, 0, CC], d16: [x3, 0, CC], layer: cp.up, lut: cp.lut[2], ...I16 });
-}
-
-// Logits row -> frequencies summing to 2^23 (FORMAT.md 4.5), into f.
-function frequencies(logits, K, EXP, f) {
-  let max = -Infinity, arg = 0;
-  for (let s = 0; s < K; s++) if (logits[s] > max) { max = logits[s]; arg = s; }
-  let sum = 0;
-  for (let s = 0; s < K; s++) { const d = max - logits[s]; f[s] = EXP[d > 1023 ? 1023 : d]; sum += f[s]; }
-  const num = (2 ** 23 - K) * 2 ** 29;
-  let M = Math.floor(num / sum);
-  while (M * sum > num) M--;
-  while ((M + 1) * sum <= num) M++;
-  let total = 0;
-  for (let s = 0; s < K; s++) { f[s] = Math.floor((f[s] * M) / 2 ** 29) + 1; total += f[s]; }
-  f[arg] += 2 ** 23 - total;
-  return f;
 }
 
 // A masked layer at the wavefront's positions, tile by tile, reading the stored inputs in
@@ -134,7 +131,7 @@ function decodeLevel(p, map, W, tiles, onStep) {
   for (const [h, w] of dims) bytes += heapBytes((h + 3) * (w + 2) * E, 2) + L * heapBytes((h + 3) * (w + 2) * C, 2) + (cp ? heapBytes(h * w * cp.CC, 2) : 0);
   if (cp) bytes += heapBytes(most * CL, 4) + heapBytes(tn * cp.E, 2) + 2 * heapBytes(tn * cp.CC, 2) + heapBytes(4 * th * tw * cp.CC, 4);
   for (const [w, k, n] of p.matrices) kernels.prepare(w, k, n);
-  for (const l of p.layers) { kernels.table(l.b); if (l.mul) kernels.table(l.mul); }
+  for (const l of p.layers) { kernels.table(l.b); kernels.table(l.mul); }
   for (const lut of p.luts) kernels.table(lut, Int8Array);
   kernels.table(p.head2.sh); kernels.table(p.exp, Float64Array);
   const release = kernels.frame(bytes);
@@ -151,7 +148,6 @@ function decodeLevel(p, map, W, tiles, onStep) {
     });
     if (cp) st.forEach((s, k) => conditioning(cp, tiles[k].top, s.h / 2, s.w / 2, s.x3, ws));
     const steps = Math.max(...st.map((s) => s.w + 2 * (s.h - 1)));
-    const f = new Float64Array(K), cum = new Float64Array(K + 1), lg = new Int32Array(K);
     const ps = new Int32Array(most), pi = new Int32Array(most), pj = new Int32Array(most);
     const embOf = (s) => s.emb;
     // x (rows n0.. of a run) = clamp16(d + add) and, through lut, G(x) into `into`: the stored
@@ -192,13 +188,7 @@ function decodeLevel(p, map, W, tiles, onStep) {
       kernels.igemm(X, 0, C, p.head1.w, Y, 0, C, N, C, C);
       kernels.rq({ rows: N, cols: C, y: [Y, 0, C], layer: p.head1, d16: [X, 0, C], lut: p.lutHead2, ...I16 });
       kernels.igemm(X, 0, C, p.head2.w, Y, 0, K, N, C, K);
-      if (!kernels.symbols(Y, N, K, p.head2, p.exp, cums)) {
-        for (let n = 0; n < N; n++) {
-          for (let c = 0; c < K; c++) lg[c] = requant(Y[n * K + c], p.head2, c);
-          tableOfIntegerRow(frequencies(lg, K, p.exp, f), K, 23, cum);
-          cums.set(cum, n * (K + 1));
-        }
-      }
+      kernels.symbols(Y, N, K, p.head2, p.exp, cums);
       for (let n = 0; n < N; n++) {
         const s = st[ps[n]], i = pi[n], j = pj[n], sym = s.dec.decode(cums, K, n * (K + 1));
         if (sym >= K) throw new VqzError('damaged stream (index outside the codebook)');

@@ -105,15 +105,3 @@ export function uniform(n) {
 export const HALF = cumulative([8388608, 8388608]);
 export const DECAY = cumulative([8388601, 4194301, 2097151, 1048576, 524288, 262145, 131073, 65537, 32769, 16385, 8193, 4097, 2049, 1025, 513, 513]);
 export const PREFIX = cumulative([8388602, 4194302, 2097152, 1048576, 524288, 262145, 131073, 65537, 32769, 16385, 8193, 4097, 4097]);
-
-// The coder's cumulative table of an integer row summing to 2^bits (FORMAT.md 5.1), into `out`.
-export function tableOfIntegerRow(freqs, K, bits, out) {
-  const k = TWO24 - K, inv = 2 ** -bits;
-  let cum = 0;
-  for (let s = 0; s < K; s++) {
-    out[s] = Math.trunc(Math.fround(cum * k * inv)) + s;
-    cum += freqs[s];
-  }
-  out[K] = TWO24;
-  return out;
-}
