@@ -1,4 +1,4 @@
-// The hot loops, in WebAssembly SIMD (gemm.wat), on arrays in the module's memory (from
+// The hot loops, in WebAssembly SIMD (gemm.ts), on arrays in the module's memory (from
 // heap(), inside a frame()) read in place: an array and the element offset of its first row,
 // rows `ld` elements apart. gemm: C (M x N) = A (M x K) @ B (K x N), B row-major: float32 (the
 // synthesis network, the restoration network) with an optional bias row, accumulating into C
@@ -18,7 +18,7 @@ export const winoBytes = (w, ci, co) => 144 * Math.max(1, Math.floor(256 / Math.
 const MEMBERS = new Int32Array(1024 * 32);   // the module's cache of refine.js member tables (zero: not yet)
 
 function wasmKernels(exports, name) {
-  const mem = exports.mem;
+  const mem = exports.memory;
   let top = 1024, depth = 0;             // bump allocator over the module's memory; frames nest
   const reserve = (end) => {
     const need = Math.ceil(end / 65536) - mem.buffer.byteLength / 65536;
@@ -119,7 +119,7 @@ function wasmKernels(exports, name) {
     symbols(y, n, K, layer, exp, cum) {
       exports.symbols(y.byteOffset, n, K, table(layer.b), table(layer.sh), table(exp, Float64Array), cum.byteOffset);
     },
-    // refine.js decodeStripe: the coefficients, or null for invalid data (consts: see gemm.wat)
+    // refine.js decodeStripe: the coefficients, or null for invalid data (consts: see gemm.ts)
     stripe(bytes, channels, bh, bw, consts) {
       const P = channels * bh * bw, n = Math.ceil(bytes.length / 4), c = table(consts), t = table(MEMBERS);
       const release = frame(4 * (n + 64 * P + 10 * P + 1300) + 1024);

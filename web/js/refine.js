@@ -21,7 +21,7 @@ function powers(base, n) {
   return out;
 }
 
-// the tables of gemm.wat's stripe decoder (consts there): HALF, DECAY, PREFIX, the bands'
+// the tables of gemm.ts's stripe decoder (consts there): HALF, DECAY, PREFIX, the bands'
 // groups, ZERO, DECAYS
 const CONSTS = Int32Array.from([...HALF, ...DECAY, ...PREFIX, ...Array.from({ length: 64 }, (_, b) => bandGroup(b)), ...powers(902905651n, 64), ...powers(852229450n, 16)]);
 
