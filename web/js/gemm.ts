@@ -2,14 +2,14 @@
 // syntax, WebAssembly's types: i32, u64, f32, v128; load<T>(address) and store<T>(address,
 // value) read and write the module's memory). Built into gemm.wasm.js by build_wasm.mjs.
 // Addresses are in bytes; arrays are row-major; lda, ldc and the like: the distance between
-// rows in elements. In order: the matrix products (float32, int16); the integer prior's
-// requantization and symbol distributions; the restoration filter; FiLM, ReLU and table sums
-// of the networks; the refinement's stripe decoder (range decoder included); the Winograd
-// transforms of the convolutions. The hot loops, which run at least once, are written
-// do ... while: V8 compiles them tighter than a for loop, which tests at the top (measured on
-// the symbols' loops: a third faster).
+// rows in elements. In order: the matrix products (float32, int16); the range decoder; the
+// integer prior's requantization and symbols; the restoration filter; FiLM and table sums of
+// the networks; the refinement's stripe decoder; the Winograd transforms of the convolutions.
+// The hot loops, which run at least once, are written do ... while: V8 compiles them tighter
+// than a for loop, which tests at the top (measured on the symbols' loops: a third faster).
 
-const ACC = 1, RELU = 2;   // flags (kernels.js)
+const ACC = 1, RELU = 2, RELU_IN = 4;   // flags (kernels.js)
+export const HEAP_BASE = __heap_base;   // the end of this module's data: kernels.js allocates beyond
 
 // ---- Matrix products C (M x N) = A (M x K) @ B (K x N): two rows of A and 16 columns at a
 // time (the last row alone where M is odd), N a multiple of 16, B packed by kernels.js in panels
@@ -86,6 +86,118 @@ export function gemm_i16(a: usize, lda: i32, b: usize, c: usize, ldc: i32, M: i3
   gemm<i16>(a, lda, b, c, ldc, M, K, N, 0, flags & ACC);
 }
 
+// ---- The range decoder (FORMAT.md 5.3) of the code maps, the filter and the refinement: d =
+// point - lower and range in 64 bits, the stream's 32-bit words (little-endian) from `next`
+// to `end`, zero beyond; `bad` set by invalid data. The decoder in use lives in these globals;
+// the code maps' tiles keep theirs in memory meanwhile (save, restore: 32 bytes).
+let d: u64 = 0, range: u64 = 0, next: usize = 0, end: usize = 0, bad = false;
+
+function word(): u64 {
+  const v: u64 = next < end ? load<u32>(next) : 0;
+  next += 4;
+  return v;
+}
+
+// start decoding the stream of n words at src
+export function stream(src: usize, n: i32): void {
+  next = src;
+  end = src + (n << 2);
+  bad = false;
+  d = word() << 32;
+  d |= word();
+  range = u64.MAX_VALUE;
+}
+
+function save(s: usize): void {
+  store<u64>(s, d);
+  store<u64>(s, range, 8);
+  store<u32>(s, next, 16);
+  store<u32>(s, end, 20);
+  store<u32>(s, bad, 24);
+}
+
+function restore(s: usize): void {
+  d = load<u64>(s);
+  range = load<u64>(s, 8);
+  next = load<u32>(s, 16);
+  end = load<u32>(s, 20);
+  bad = load<u32>(s, 24) != 0;
+}
+
+// a decoder's state at s: the stream of n words at src
+export function open(s: usize, src: usize, n: i32): void {
+  stream(src, n);
+  save(s);
+}
+
+// the next symbol's position q = d / (range >> 24) on the scale 0 .. 2^24
+function target(): u32 {
+  const q = d / (range >> 24);
+  if (q < 16777216) return <u32>q;
+  bad = true;
+  return 0;
+}
+
+// consume the symbol [lo, hi) of the scale
+function advance(lo: u32, hi: u32): void {
+  const scale = range >> 24;
+  d -= scale * lo;
+  range = scale * (hi - lo);
+  if (range < 0x100000000) {
+    range <<= 32;
+    d = (d << 32) | word();
+  }
+}
+
+// a symbol of the cumulative table at cum (K + 1 int32): the last s with cum[s] <= q
+function decode(cum: usize, K: u32): u32 {
+  const q = target();
+  let lo: u32 = 0, hi = K;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (load<u32>(cum + (mid << 2)) <= q) lo = mid;
+    else hi = mid;
+  }
+  advance(load<u32>(cum + (lo << 2)), load<u32>(cum + (lo << 2), 4));
+  return lo;
+}
+
+// a symbol of n equally likely ones (FORMAT.md 5.1's uniform(n))
+export function uniform(n: u32): u32 {
+  const f = 16777216 / n, s = min(target() / f, n - 1);
+  advance(s * f, s + 1 < n ? (s + 1) * f : 16777216);
+  return s;
+}
+
+// a table of K frequencies (after a 0) made the coder's cumulative table, in place
+function cumulative(t: usize, K: i32): usize {
+  for (let i = 4; i <= K << 2; i += 4) store<u32>(t + i, load<u32>(t + i) + load<u32>(t + i - 4));
+  return t;
+}
+
+// FORMAT.md 5.4's and 6.3's fixed distributions
+const PREFIX = cumulative(memory.data<u32>([0, 8388602, 4194302, 2097152, 1048576, 524288, 262145, 131073, 65537, 32769, 16385, 8193, 4097, 4097]), 13);
+const DECAY = cumulative(memory.data<u32>([0, 8388601, 4194301, 2097151, 1048576, 524288, 262145, 131073, 65537, 32769, 16385, 8193, 4097, 2049, 1025, 513, 513]), 16);
+
+// An Exp-Golomb batch of n values (5.4), all prefixes, then the suffixes by length: value + 1
+// into u (int32), kk: n int32 of scratch
+export function golomb(n: i32, kk: usize, u: usize): void {
+  for (let i = 0; i < n << 2; i += 4) {
+    const k = decode(PREFIX, 13);
+    store<i32>(kk + i, k);
+    store<i32>(u + i, 1 << k);
+  }
+  for (let bits = 1; bits <= 12; bits++) {
+    for (let i = 0; i < n << 2; i += 4) if (load<i32>(kk + i) == bits) store<i32>(u + i, load<i32>(u + i) + uniform(1 << bits));
+  }
+}
+
+// the stream's end: 0 where every word was read and the rest is a final state, 1 for invalid
+// data, 2 for data left over (FORMAT.md 8.1)
+export function status(): i32 {
+  return bad ? 1 : next >= end && d < 0x1ffffffff ? 0 : 2;
+}
+
 // ---- The integer prior (FORMAT.md 4) ----
 
 // Requantization (4.2) of rows x cols int32 values y (cols a multiple of 4): v = clamp(rq(y) +
@@ -124,11 +236,13 @@ export function rq(y: usize, ldy: i32, add: usize, ldadd: i32, d32: usize, ld32:
   } while (--rows);
 }
 
-// The symbols' distributions at n positions (4.5, 5.1): logits (y + bias) >> shift of K int32
-// values y (rows K apart), frequencies from the table exp (float64 integers) summing to 2^23,
-// and the coder's cumulative table: K + 1 int32 a position at cum (rows K + 1 apart).
-export function symbols(y: usize, n: i32, K: i32, bias: usize, shift: usize, exp: usize, cum: usize): void {
+// The symbols at n positions (4.5, 5.1): logits (y + bias) >> shift of K int32 values y (rows
+// K apart), frequencies from the table exp (float64 integers) summing to 2^23, the coder's
+// cumulative table (K + 1 int32 at cum, scratch), and the symbol into out, by the range decoder
+// tiles[k] (its state at states + 32 tiles[k]) at position k. Returns 1 for invalid data.
+export function symbols(y: usize, n: i32, K: i32, bias: usize, shift: usize, exp: usize, cum: usize, states: usize, tiles: usize, out: usize): i32 {
   const num = <u64>(8388608 - K) << 29, k = <f64>(16777216 - K);
+  let tile = -1, failed = false;
   for (let position = 0; position < n; position++) {
     // the logits (into the cum row), the first largest
     let max = i32.MIN_VALUE, arg = 0, s = 0;
@@ -170,9 +284,19 @@ export function symbols(y: usize, n: i32, K: i32, bias: usize, shift: usize, exp
       total += f;
     } while (++s < K);
     store<i32>(cum + (K << 2), 16777216);
+    // the symbol, by its tile's decoder
+    const t = load<i32>(tiles + (position << 2));
+    if (t != tile) {
+      if (tile >= 0) save(states + (tile << 5));
+      restore(states + (t << 5));
+      tile = t;
+    }
+    store<i32>(out + (position << 2), decode(cum, K));
+    failed = failed || bad;
     y += K << 2;
-    cum += (K + 1) << 2;
   }
+  if (tile >= 0) save(states + (tile << 5));
+  return i32(failed);
 }
 
 // ---- The restoration filter (FORMAT.md 8; float32 as filter.js) ----
@@ -246,11 +370,6 @@ export function film(p: usize, n: i32, c: i32, st: usize): void {
   }
 }
 
-// dst = relu(src), n floats (a multiple of 4)
-export function relu(src: usize, dst: usize, n: i32): void {
-  for (let o = 0; o < n << 2; o += 16) v128.store(dst + o, f32x4.pmax(v128.load(src + o), f32x4.splat(0)));
-}
-
 // A 3x3 convolution of code vectors by tables: x (zero-bordered, rows of w + 2 pixels of c
 // floats, c a multiple of 4; pixel (0, 0) at x) += T[tap][the code at the tap], the codes
 // (h + 2) rows of w + 2 (the border: code K, a zero row of T), T: 9 taps x (K + 1) codes x c.
@@ -258,17 +377,15 @@ export function taps(x: usize, codes: usize, T: usize, h: i32, w: i32, c: i32, K
   const cb = c << 2, tap = (K + 1) * cb, row = (w + 2) << 2;
   for (let i = 0; i < h; i++) {
     for (let j = 0; j < w; j++) {
-      // the taps' table rows (tap ky 3 + kx at codes + ky row + 4 kx)
-      const s0 = T + load<i32>(codes) * cb, s1 = T + tap + load<i32>(codes, 4) * cb, s2 = T + 2 * tap + load<i32>(codes, 8) * cb;
-      const s3 = T + 3 * tap + load<i32>(codes + row) * cb, s4 = T + 4 * tap + load<i32>(codes + row, 4) * cb, s5 = T + 5 * tap + load<i32>(codes + row, 8) * cb;
-      const s6 = T + 6 * tap + load<i32>(codes + 2 * row) * cb, s7 = T + 7 * tap + load<i32>(codes + 2 * row, 4) * cb, s8 = T + 8 * tap + load<i32>(codes + 2 * row, 8) * cb;
-      let e = 0;
-      do {
-        let v = f32x4.add(f32x4.add(f32x4.add(v128.load(x + e), v128.load(s0 + e)), v128.load(s1 + e)), v128.load(s2 + e));
-        v = f32x4.add(f32x4.add(f32x4.add(v, v128.load(s3 + e)), v128.load(s4 + e)), v128.load(s5 + e));
-        v = f32x4.add(f32x4.add(f32x4.add(v, v128.load(s6 + e)), v128.load(s7 + e)), v128.load(s8 + e));
-        v128.store(x + e, v);
-      } while ((e += 16) < cb);
+      // kernel row ky: taps 3 ky + kx, their codes at codes + ky row + 4 kx
+      for (let ky = 0; ky < 3; ky++) {
+        const r = codes + ky * row, t = T + 3 * ky * tap;
+        const s0 = t + load<i32>(r) * cb, s1 = t + tap + load<i32>(r, 4) * cb, s2 = t + 2 * tap + load<i32>(r, 8) * cb;
+        let e = 0;
+        do {
+          v128.store(x + e, f32x4.add(f32x4.add(f32x4.add(v128.load(x + e), v128.load(s0 + e)), v128.load(s1 + e)), v128.load(s2 + e)));
+        } while ((e += 16) < cb);
+      }
       x += cb;
       codes += 4;
     }
@@ -278,59 +395,18 @@ export function taps(x: usize, codes: usize, T: usize, h: i32, w: i32, c: i32, K
 }
 
 // ---- The refinement layer's stripes (FORMAT.md 6.3) ----
-// The range decoder (5.3): d = point - lower and range in 64 bits, the stream's 32-bit words
-// (little-endian) from `next` to `end`, zero beyond; `bad` set by invalid data.
-let d: u64 = 0, range: u64 = 0, next: usize = 0, end: usize = 0, bad = false;
 
-function word(): u64 {
-  const v: u64 = next < end ? load<u32>(next) : 0;
-  next += 4;
-  return v;
-}
-
-// the next symbol's position q = d / (range >> 24) on the scale 0 .. 2^24
-function target(): u32 {
-  const q = d / (range >> 24);
-  if (q < 16777216) return <u32>q;
-  bad = true;
-  return 0;
-}
-
-// consume the symbol [lo, hi) of the scale
-function advance(lo: u32, hi: u32): void {
-  const scale = range >> 24;
-  d -= scale * lo;
-  range = scale * (hi - lo);
-  if (range < 0x100000000) {
-    range <<= 32;
-    d = (d << 32) | word();
-  }
-}
-
-// a symbol of the cumulative table at cum (K + 1 int32): the last s with cum[s] <= q
-function decode(cum: usize, K: u32): u32 {
-  const q = target();
-  let lo: u32 = 0, hi = K;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (load<u32>(cum + (mid << 2)) <= q) lo = mid;
-    else hi = mid;
-  }
-  advance(load<u32>(cum + (lo << 2)), load<u32>(cum + (lo << 2), 4));
-  return lo;
-}
-
-// a symbol of n equally likely ones (rangecoder.js uniform(n))
-function uniform(n: u32): u32 {
-  const f = 16777216 / n, s = min(target() / f, n - 1);
-  advance(s * f, s + 1 < n ? (s + 1) * f : 16777216);
-  return s;
+// 2^30 - powers(base, n + 1)[n] of 6.3: its distribution family's zero levels and decays (Q30)
+function power(base: u64, n: u32): u64 {
+  let v: u64 = 0x40000000;
+  for (let i: u32 = 0; i <= n; i++) v = (v * base + 0x20000000) >> 30;
+  return 0x40000000 - v;
 }
 
 // The cumulative table (32 int32 at t) of member m of the distribution family (Q30 fixed
-// point, products below 2^60): ZERO and DECAYS in consts.
-function memberTable(m: u32, t: usize, consts: usize): void {
-  const Q30: u64 = 0x40000000, rest = Q30 - load<u32>(consts + ((m >> 4) << 2), 392), r: u64 = load<u32>(consts + ((m & 15) << 2), 648);
+// point, products below 2^60)
+function memberTable(m: u32, t: usize): void {
+  const Q30: u64 = 0x40000000, rest = Q30 - power(902905651, m >> 4), r = power(852229450, m & 15);
   let run = Q30, sum: u64 = 0;
   for (let i = 0; i < 15; i++) {    // half i (at 16 + i and 14 - i)
     let mag: u64;
@@ -356,22 +432,19 @@ function memberTable(m: u32, t: usize, consts: usize): void {
   store<i32>(t, 16777216, 124);
 }
 
+// the first band of each group after the first (6.2)
+const GROUP_ENDS = memory.data<u8>([1, 2, 3, 4, 6, 8, 10, 13, 15, 21, 28, 36, 45, 64]);
+
 // One stripe: the stream's n words at src -> coefficients (channels, bh, bw, 64) int32 at out.
 // tmp: 10 P + 1300 int32, zeroed (P = channels bh bw); tables: 1024 member tables (32 int32,
-// computed where entry 31 is 0, kept); consts (int32): HALF 0, DECAY 3, PREFIX 20, the bands'
-// groups 34, ZERO 98, DECAYS 162. Returns 1 where the data is invalid.
-export function stripe(src: usize, n: i32, channels: i32, bh: i32, bw: i32, out: usize, tmp: usize, tables: usize, consts: usize): i32 {
+// computed where entry 31 is 0, kept). Returns 1 where the data is invalid.
+export function stripe(src: usize, n: i32, channels: i32, bh: i32, bw: i32, out: usize, tmp: usize, tables: usize): i32 {
   const nb = bh * bw, P = channels * nb, nk = channels * 140, size = P << 2;
   // int32 arrays of P, then counts and starts (nk + 1) and the members of the classes (nk)
   const earlier = tmp, rows = earlier + size, box = rows + size, values = box + size, cls = values + size, order = cls + size;
   const pos = order + size, info = pos + size, esc = info + size, kk = esc + size, counts = kk + size, start = counts + 1700, member = start + 1700;
   memory.fill(member, 0xff, nk << 2);
-  next = src;
-  end = src + (n << 2);
-  bad = false;
-  d = word() << 32;
-  d |= word();
-  range = u64.MAX_VALUE;
+  stream(src, n);
   // the positions of the two passes (x + y even, then odd), info: channel 16 + which
   // neighbours exist (1 above, 2 below, 4 left, 8 right)
   const half = channels * ((nb + 1) >> 1);
@@ -380,8 +453,8 @@ export function stripe(src: usize, n: i32, channels: i32, bh: i32, bw: i32, out:
     store<i32>(pos + (k << 2), p);
     store<i32>(info + (k << 2), ((p / nb) << 4) | i32(y > 0) | (i32(y + 1 < bh) << 1) | (i32(x > 0) << 2) | (i32(x + 1 < bw) << 3));
   }
-  for (let band = 0; band < 64; band++) {
-    const g = load<i32>(consts + (band << 2), 136);
+  for (let band = 0, g = 0; band < 64; band++) {
+    if (band == load<u8>(GROUP_ENDS + g)) g++;    // the band's group
     // box: the 3x3 sums of `earlier` (zero outside): along the rows, then the columns
     for (let r = 0; r < channels * bh; r++) {
       for (let x = 0; x < bw; x++) {
@@ -423,24 +496,16 @@ export function stripe(src: usize, n: i32, channels: i32, bh: i32, bw: i32, out:
       for (let k = 0; k < nk; k++) {
         const i0 = load<i32>(counts + (k << 2)), i1 = load<i32>(counts + (k << 2), 4), m = member + (k << 2);
         if (i0 == i1) continue;
-        if (load<i32>(m) < 0) store<i32>(m, decode(consts, 2) == 1 ? 1008 : (uniform(64) << 4) + decode(consts + 12, 16));
+        if (load<i32>(m) < 0) store<i32>(m, uniform(2) == 1 ? 1008 : (uniform(64) << 4) + decode(DECAY, 16));
         const t = tables + (load<i32>(m) << 7);
-        if (!load<i32>(t, 124)) memberTable(load<i32>(m), t, consts);
+        if (!load<i32>(t, 124)) memberTable(load<i32>(m), t);
         for (let i = i0; i < i1; i++) store<i32>(values + (load<i32>(order + (i << 2)) << 2), decode(t, 31) - 15);
       }
     }
-    // escapes (|value| 15): the excess, Exp-Golomb (FORMAT.md 5.4): all prefixes, then the
-    // suffixes by length (rows: the excess + 1)
+    // escapes (|value| 15): the excess, an Exp-Golomb batch (rows: the excess + 1)
     let ne = 0;
     for (let p = 0; p < P; p++) if (abs(load<i32>(values + (p << 2))) == 15) store<i32>(esc + (ne++ << 2), p);
-    for (let i = 0; i < ne << 2; i += 4) {
-      const k = decode(consts + 80, 13);
-      store<i32>(kk + i, k);
-      store<i32>(rows + i, 1 << k);
-    }
-    for (let bits = 1; bits <= 12; bits++) {
-      for (let i = 0; i < ne << 2; i += 4) if (load<i32>(kk + i) == bits) store<i32>(rows + i, load<i32>(rows + i) + uniform(1 << bits));
-    }
+    golomb(ne, kk, rows);
     for (let i = 0; i < ne << 2; i += 4) {
       const v = values + (load<i32>(esc + i) << 2), excess = load<i32>(rows + i) - 1;
       store<i32>(v, load<i32>(v) + (load<i32>(v) < 0 ? -excess : excess));
@@ -464,9 +529,11 @@ export function stripe(src: usize, n: i32, channels: i32, bh: i32, bw: i32, out:
 // sum over a, b of x(m + a + py, n + b + px) w(a, b) (x zero-bordered), per 2x2 tile of (m, n)
 // a 3x3 patch, 9 products. ----
 
-// F(2x2, 3x3)'s B' along a line of 4 vectors `from` bytes apart at p, into 4 `to` apart at q
-@inline function in4(p: usize, from: usize, q: usize, to: usize): void {
-  const a = v128.load(p), b = v128.load(p + from), c = v128.load(p + 2 * from), d = v128.load(p + 3 * from);
+// F(2x2, 3x3)'s B' along a line of 4 vectors `from` bytes apart at p (each at least lo: lo 0
+// for a ReLU, -inf for none), into 4 `to` apart at q
+@inline function in4(p: usize, from: usize, q: usize, to: usize, lo: v128): void {
+  const a = f32x4.pmax(v128.load(p), lo), b = f32x4.pmax(v128.load(p + from), lo);
+  const c = f32x4.pmax(v128.load(p + 2 * from), lo), d = f32x4.pmax(v128.load(p + 3 * from), lo);
   v128.store(q, f32x4.sub(a, c));
   v128.store(q + to, f32x4.add(b, c));
   v128.store(q + 2 * to, f32x4.sub(c, b));
@@ -481,8 +548,8 @@ export function stripe(src: usize, n: i32, channels: i32, bh: i32, bw: i32, out:
 }
 
 // F(2x2, 2x2)'s B' = [1 -1 0; 0 1 0; 0 -1 1] along a line of 3
-@inline function in3(p: usize, from: usize, q: usize, to: usize): void {
-  const a = v128.load(p), b = v128.load(p + from), c = v128.load(p + 2 * from);
+@inline function in3(p: usize, from: usize, q: usize, to: usize, lo: v128): void {
+  const a = f32x4.pmax(v128.load(p), lo), b = f32x4.pmax(v128.load(p + from), lo), c = f32x4.pmax(v128.load(p + 2 * from), lo);
   v128.store(q, f32x4.sub(a, b));
   v128.store(q + to, b);
   v128.store(q + 2 * to, f32x4.sub(c, b));
@@ -495,98 +562,76 @@ export function stripe(src: usize, n: i32, channels: i32, bh: i32, bw: i32, out:
   v128.store(q + to, f32x4.add(b, c));
 }
 
-// V (16 matrices of n rows of c floats) of the n tiles from tile row ty0 (tw tiles a row) of x
-// (zero-bordered, rows of wp pixels of c floats); tile (ty, tx) reads the 4x4 pixels from
-// (2 ty, 2 tx). tmp: 16 vectors of scratch.
-export function wino_in(x: usize, wp: i32, c: i32, ty0: i32, tw: i32, n: i32, V: usize, tmp: usize): void {
-  const cb = c << 2, stride = n * cb;    // stride: between the matrices
+// V of the n tiles from tile row ty0 (tw tiles a row) of x (zero-bordered, rows of wp pixels of
+// c floats), through a ReLU where flags & RELU_IN: a 3x3 convolution's (16 matrices of n rows
+// of c floats; tile (ty, tx) reads the 4x4 pixels from (2 ty, 2 tx)) or an upsampling's where
+// `phases` (36: phase 9 + 3 i + j; tile (ty, tx) phase (py, px) reads the 3x3 pixels from
+// (2 ty + py, 2 tx + px)). tmp: 16 vectors of scratch.
+export function wino_in(x: usize, wp: i32, c: i32, ty0: i32, tw: i32, n: i32, V: usize, tmp: usize, flags: i32, phases: bool): void {
+  const cb = c << 2, stride = n * cb, none = f32x4.splat(-Infinity), lo = flags & RELU_IN ? f32x4.splat(0) : none;
   let t = 0;
   do {
-    const base = x + (2 * (ty0 + t / tw) * wp + 2 * (t % tw)) * cb;
+    const base = x + (2 * (ty0 + t / tw) * wp + 2 * (t % tw)) * cb, v = V + t * cb;   // (stride: between the matrices)
     let e = 0;
     do {
       let k = 0;
-      do in4(base + e + k * cb, wp * cb, tmp + (k << 4), 64); while (++k < 4);
-      k = 0;
-      do in4(tmp + (k << 6), 16, V + 4 * k * stride + t * cb + e, stride); while (++k < 4);
-    } while ((e += 16) < cb);
-  } while (++t < n);
-}
-
-// The outputs of the n tiles from tile row ty0 (tw a row): A' M A (M: 16 matrices of n rows of
-// c floats) + bias, through a ReLU where flags & RELU, into y (zero-bordered, rows of wp pixels
-// of c floats; pixel (i, j) at ((i + 1) wp + j + 1) c) where i < h and j < w. tmp: 8 vectors.
-export function wino_out(M: usize, c: i32, ty0: i32, tw: i32, n: i32, y: usize, wp: i32, h: i32, w: i32, bias: usize, flags: i32, tmp: usize): void {
-  const cb = c << 2, stride = n * cb, lo = flags & RELU ? f32x4.splat(0) : f32x4.splat(-Infinity);
-  let t = 0;
-  do {
-    const i = 2 * (ty0 + t / tw), j = 2 * (t % tw);
-    let e = 0;
-    do {
-      let k = 0;
-      do out4(M + k * stride + t * cb + e, 4 * stride, tmp + (k << 4), 64); while (++k < 4);
-      // rows k of tmp: output pixels (i + k, j) and (i + k, j + 1)
-      k = 0;
-      do {
-        const p = tmp + (k << 6), a = v128.load(p), b = v128.load(p, 16), cc = v128.load(p, 32), d = v128.load(p, 48);
-        const at = y + e + ((i + k + 1) * wp + j + 1) * cb, bv = v128.load(bias + e);
-        if (i + k < h) {
-          v128.store(at, f32x4.pmax(f32x4.add(f32x4.add(f32x4.add(a, b), cc), bv), lo));
-          if (j + 1 < w) v128.store(at + cb, f32x4.pmax(f32x4.add(f32x4.sub(f32x4.sub(b, cc), d), bv), lo));
-        }
-      } while (++k < 2);
-    } while ((e += 16) < cb);
-  } while (++t < n);
-}
-
-// V (36 matrices of n rows of c floats: phase 9 + 3 i + j) of the n tiles from tile row ty0 (tw
-// a row); tile (ty, tx) phase (py, px) reads the 3x3 pixels from (2 ty + py, 2 tx + px).
-// tmp: 9 vectors.
-export function wino2_in(x: usize, wp: i32, c: i32, ty0: i32, tw: i32, n: i32, V: usize, tmp: usize): void {
-  const cb = c << 2, stride = n * cb;
-  let t = 0;
-  do {
-    const base = x + (2 * (ty0 + t / tw) * wp + 2 * (t % tw)) * cb;
-    let e = 0;
-    do {
-      let ph = 0;
-      do {
-        const patch = base + e + ((ph >> 1) * wp + (ph & 1)) * cb;
-        let k = 0;
-        do in3(patch + k * cb, wp * cb, tmp + (k << 4), 48); while (++k < 3);
+      if (!phases) {
+        do in4(base + e + k * cb, wp * cb, tmp + (k << 4), 64, lo); while (++k < 4);
         k = 0;
-        do in3(tmp + k * 48, 16, V + (9 * ph + 3 * k) * stride + t * cb + e, stride); while (++k < 3);
-      } while (++ph < 4);
+        do in4(tmp + (k << 6), 16, v + e + 4 * k * stride, stride, none); while (++k < 4);
+      } else {
+        for (let ph = 0; ph < 4; ph++) {
+          const patch = base + e + ((ph >> 1) * wp + (ph & 1)) * cb;
+          k = 0;
+          do in3(patch + k * cb, wp * cb, tmp + (k << 4), 48, lo); while (++k < 3);
+          k = 0;
+          do in3(tmp + k * 48, 16, v + e + (9 * ph + 3 * k) * stride, stride, none); while (++k < 3);
+        }
+      }
     } while ((e += 16) < cb);
   } while (++t < n);
 }
 
-// The outputs of the n tiles from tile row ty0 (tw a row): per phase A' M A (M: 36 matrices of
-// n rows of c floats) + bias, through a ReLU where flags & RELU, into y (zero-bordered, rows
-// of wp pixels of c floats): tile (ty, tx) phase (py, px) output (a, b) at pixel
-// (4 ty + 2 a + py, 4 tx + 2 b + px), where it is below h and w. tmp: 6 vectors.
-export function wino2_out(M: usize, c: i32, ty0: i32, tw: i32, n: i32, y: usize, wp: i32, h: i32, w: i32, bias: usize, flags: i32, tmp: usize): void {
+// The outputs of the n tiles from tile row ty0 (tw a row): A' M A (M: wino_in's V after the
+// products, co = c) + bias, through a ReLU where flags & RELU, into y (zero-bordered, rows of wp
+// pixels of c floats; pixel (i, j) at ((i + 1) wp + j + 1) c) where i < h and j < w. A 3x3
+// convolution's tile (ty, tx): pixels (2 ty + a, 2 tx + b); an upsampling's phase (py, px):
+// (4 ty + 2 a + py, 4 tx + 2 b + px); a, b in {0, 1}. tmp: 8 vectors.
+export function wino_out(M: usize, c: i32, ty0: i32, tw: i32, n: i32, y: usize, wp: i32, h: i32, w: i32, bias: usize, flags: i32, tmp: usize, phases: bool): void {
   const cb = c << 2, stride = n * cb, lo = flags & RELU ? f32x4.splat(0) : f32x4.splat(-Infinity);
   let t = 0;
   do {
+    const m = M + t * cb;
     let e = 0;
     do {
-      let ph = 0;
-      do {
-        let k = 0;
-        do out3(M + (9 * ph + k) * stride + t * cb + e, 3 * stride, tmp + (k << 4), 48); while (++k < 3);
-        // rows k of tmp: output pixels (i + 2 k, j) and (i + 2 k, j + 2)
-        const i = 4 * (ty0 + t / tw) + (ph >> 1), j = 4 * (t % tw) + (ph & 1);
+      const bv = v128.load(bias + e);
+      let k = 0;
+      if (!phases) {
+        const i = 2 * (ty0 + t / tw), j = 2 * (t % tw);
+        do out4(m + e + k * stride, 4 * stride, tmp + (k << 4), 64); while (++k < 4);
+        // rows k of tmp: pixels (i + k, j) and (i + k, j + 1)
         k = 0;
         do {
-          const p = tmp + k * 48, a = v128.load(p), b = v128.load(p, 16), cc = v128.load(p, 32);
-          const at = y + e + ((i + 2 * k + 1) * wp + j + 1) * cb, bv = v128.load(bias + e);
-          if (i + 2 * k < h) {
-            if (j < w) v128.store(at, f32x4.pmax(f32x4.add(f32x4.add(a, b), bv), lo));
-            if (j + 2 < w) v128.store(at + 2 * cb, f32x4.pmax(f32x4.add(f32x4.add(b, cc), bv), lo));
-          }
+          const p = tmp + (k << 6), a = v128.load(p), b = v128.load(p, 16), cc = v128.load(p, 32), d = v128.load(p, 48);
+          const at = y + e + ((i + k + 1) * wp + j + 1) * cb;
+          if (i + k < h) v128.store(at, f32x4.pmax(f32x4.add(f32x4.add(f32x4.add(a, b), cc), bv), lo));
+          if (i + k < h && j + 1 < w) v128.store(at + cb, f32x4.pmax(f32x4.add(f32x4.sub(f32x4.sub(b, cc), d), bv), lo));
         } while (++k < 2);
-      } while (++ph < 4);
+      } else {
+        for (let ph = 0; ph < 4; ph++) {
+          const i = 4 * (ty0 + t / tw) + (ph >> 1), j = 4 * (t % tw) + (ph & 1);
+          k = 0;
+          do out3(m + e + (9 * ph + k) * stride, 3 * stride, tmp + (k << 4), 48); while (++k < 3);
+          // rows k of tmp: pixels (i + 2 k, j) and (i + 2 k, j + 2)
+          k = 0;
+          do {
+            const p = tmp + k * 48, a = v128.load(p), b = v128.load(p, 16), cc = v128.load(p, 32);
+            const at = y + e + ((i + 2 * k + 1) * wp + j + 1) * cb;
+            if (i + 2 * k < h && j < w) v128.store(at, f32x4.pmax(f32x4.add(f32x4.add(a, b), bv), lo));
+            if (i + 2 * k < h && j + 2 < w) v128.store(at + 2 * cb, f32x4.pmax(f32x4.add(f32x4.add(b, cc), bv), lo));
+          } while (++k < 2);
+        }
+      }
     } while ((e += 16) < cb);
   } while (++t < n);
 }

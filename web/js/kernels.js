@@ -1,16 +1,14 @@
-// The hot loops, in WebAssembly SIMD (gemm.ts), on arrays in the module's memory (from
-// heap(), inside a frame()) read in place: an array and the element offset of its first row,
-// rows `ld` elements apart. gemm: C (M x N) = A (M x K) @ B (K x N), B row-major: float32 (the
-// synthesis network, the restoration network) with an optional bias row, accumulating into C
-// (ACC) or stored through a ReLU (RELU); igemm: exact integers, Int32 C from int16 A and B
-// (the integer prior: every sum below 2^31). rq, symbols: the prior's requantization and
-// distributions (FORMAT.md 4); stripe: the refinement's coefficients (6.3); filter, plane,
-// addRound: the restoration filter (8); film, relu, taps, wino: pieces of the networks. The
-// constants (weights, biases, tables) are copied into the module before a frame.
+// The hot loops (gemm.ts, WebAssembly SIMD: the documentation of each) on arrays in the
+// module's memory (from heap(), inside a frame()) read in place: an array and the element
+// offset of its first row, rows `ld` elements apart. gemm: C (M x N) = A (M x K) @ B (K x N), B
+// row-major: float32 (the synthesis network, the restoration network) with an optional bias
+// row, accumulating into C (ACC) or stored through a ReLU (RELU); igemm: exact integers, Int32 C
+// from int16 A and B (the integer prior: every sum below 2^31). The constants (weights,
+// biases, tables) are copied into the module before a frame.
 
 import { GEMM_WASM, GEMM_WASM_RELAXED } from './gemm.wasm.js';
 
-export const ACC = 1, RELU = 2;    // gemm flags
+export const ACC = 1, RELU = 2, RELU_IN = 4;    // flags of gemm (ACC, RELU) and wino (RELU, RELU_IN)
 const ROWS = 128;    // rows of A per call of the module: each block stays in cache over B's panels
 
 // the heap bytes of kernels.wino on rows of w pixels, ci -> co channels (within the caller's frame)
@@ -19,7 +17,7 @@ const MEMBERS = new Int32Array(1024 * 32);   // the module's cache of refine.js 
 
 function wasmKernels(exports, name) {
   const mem = exports.memory;
-  let top = 1024, depth = 0;             // bump allocator over the module's memory; frames nest
+  let top = Math.ceil(exports.HEAP_BASE.value / 64) * 64, depth = 0;   // bump allocator over the module's memory; frames nest
   const reserve = (end) => {
     const need = Math.ceil(end / 65536) - mem.buffer.byteLength / 65536;
     if (need > 0) mem.grow(need);        // detaches earlier views: see frame()
@@ -69,70 +67,43 @@ function wasmKernels(exports, name) {
     for (let i = 0; i < M; i += ROWS) exports.gemm_f32(a + 4 * i * lda, lda, b, c + 4 * i * ldc, ldc, Math.min(ROWS, M - i), K, N, bi, flags);
   }
 
+  // a copy of a byte stream in the frame, zero-padded to 4-byte words
+  function words(bytes) {
+    const a = heap(Uint8Array, 4 * Math.ceil(bytes.length / 4));
+    a.set(bytes);
+    return a;
+  }
+  // gemm.ts's function `name` on heap arrays (their addresses) and numbers
+  const direct = (name) => (...args) => exports[name](...args.map((v) => (ArrayBuffer.isView(v) ? v.byteOffset : v)));
+
   return {
     name,
     gemm,
-    // Winograd convolutions of synthesis.js, in bands of tile rows: layer.wino, 16 matrices U (a
-    // 3x3 convolution, F(2x2, 3x3)) or 36 (the 4 phases of an upsampling layer, F(2x2, 2x2));
-    // x, y: zero-bordered activations (synthesis.js padded), y.c = layer.co; flags: RELU
-    wino(x, layer, y, flags) {
-      const { h, w } = x, ci = x.c, co = layer.co, TW = Math.ceil(w / 2), TH = Math.ceil(h / 2), rows = Math.max(1, Math.floor(256 / TW));
-      const K = layer.wino.length, [into, out] = K === 16 ? [exports.wino_in, exports.wino_out] : [exports.wino2_in, exports.wino2_out];
-      const release = frame(winoBytes(w, ci, co));
-      try {
-        const V = heap(Float32Array, K * rows * TW * ci), M = heap(Float32Array, K * rows * TW * co), tmp = heap(Float32Array, 128);
-        for (let ty = 0; ty < TH; ty += rows) {
-          const n = Math.min(rows, TH - ty) * TW;
-          into(x.a.byteOffset, w + 2, ci, ty, TW, n, V.byteOffset, tmp.byteOffset);
-          for (let k = 0; k < K; k++) gemm(V, k * n * ci, ci, layer.wino[k], M, k * n * co, co, n, ci, co);
-          out(M.byteOffset, co, ty, TW, n, y.a.byteOffset, y.w + 2, y.h, y.w, table(layer.b, Float32Array), flags, tmp.byteOffset);
-        }
-      } finally {
-        release();
-      }
-    },
     // K even, N a multiple of 16 (prior.js checks the model)
     igemm(A, aOff, lda, B, C, cOff, ldc, M, K, N, flags = 0) {
       const b = packI16(B, K, N), a = A.byteOffset + 2 * aOff, c = C.byteOffset + 4 * cOff;
       for (let i = 0; i < M; i += ROWS) exports.gemm_i16(a + 2 * i * lda, lda, b, c + 4 * i * ldc, ldc, Math.min(ROWS, M - i), K, N, flags);
     },
-    // The restoration filter's pass over one colour plane P (float32, a border of 2: rows width
-    // + 4; FORMAT.md 8): per pixel, the 13 weights of its class (cls) in wf, the 12 taps at
-    // offsets (in floats) offs; delta (3 floats a pixel) += d [d0, d1, d2]. float32 throughout.
-    filter(P, cls, wf, offs, delta, width, height, d) {
-      exports.filter(P.byteOffset, cls.byteOffset, wf.byteOffset, offs.byteOffset, delta.byteOffset, width, height, ...d);
-    },
-    // The filter's colour plane P (float32, rows width + 4) = rgb k with a border of 2 edge pixels
-    plane: (rgb, P, width, height, k) => exports.plane(rgb.byteOffset, P.byteOffset, width, height, ...k),
-    // rgb (bytes) = clamp(round half even(float32(rgb + delta)), 0, 255)
-    addRound: (rgb, delta) => exports.addround(rgb.byteOffset, delta.byteOffset, rgb.length),
-    // x (zero-bordered: rows of w + 2 pixels of c floats, pixel (0, 0) at x[at]) += T[tap][code
-    // at the tap] over the 3x3 taps; codes: (h + 2) rows of w + 2, the border code K (a zero row
-    // of T); c a multiple of 4
-    taps(x, at, codes, T, h, w, c, K) {
-      exports.taps(x.byteOffset + 4 * at, codes.byteOffset, table(T, Float32Array), h, w, c, K);
-    },
-    // FiLM of n pixels of c floats at a[at] (c a multiple of 4): v = relu(v st[k] + st[c + k])
-    film: (a, at, n, c, st) => exports.film(a.byteOffset + 4 * at, n, c, st.byteOffset),
-    // the symbols' cumulative tables of n positions from their K logits' accumulators y
-    // (FORMAT.md 4.5, 5.1)
-    symbols(y, n, K, layer, exp, cum) {
-      exports.symbols(y.byteOffset, n, K, table(layer.b), table(layer.sh), table(exp, Float64Array), cum.byteOffset);
-    },
-    // refine.js decodeStripe: the coefficients, or null for invalid data (consts: see gemm.ts)
-    stripe(bytes, channels, bh, bw, consts) {
-      const P = channels * bh * bw, n = Math.ceil(bytes.length / 4), c = table(consts), t = table(MEMBERS);
-      const release = frame(4 * (n + 64 * P + 10 * P + 1300) + 1024);
+    // Winograd convolutions of synthesis.js, in bands of tile rows: layer.wino, 16 matrices U (a
+    // 3x3 convolution, F(2x2, 3x3)) or 36 (the 4 phases of an upsampling layer, F(2x2, 2x2));
+    // x, y: zero-bordered activations (synthesis.js padded), y.c = layer.co; flags: RELU (of
+    // the output), RELU_IN (of the input)
+    wino(x, layer, y, flags) {
+      const { h, w } = x, ci = x.c, co = layer.co, TW = Math.ceil(w / 2), TH = Math.ceil(h / 2), rows = Math.max(1, Math.floor(256 / TW));
+      const K = layer.wino.length;
+      const release = frame(winoBytes(w, ci, co));
       try {
-        const src = heap(Uint8Array, 4 * n), out = heap(Int32Array, 64 * P), tmp = heap(Int32Array, 10 * P + 1300);
-        src.set(bytes);
-        return exports.stripe(src.byteOffset, n, channels, bh, bw, out.byteOffset, tmp.byteOffset, t, c) ? null : out.slice();
+        const V = heap(Float32Array, K * rows * TW * ci), M = heap(Float32Array, K * rows * TW * co), tmp = heap(Float32Array, 128);
+        for (let ty = 0; ty < TH; ty += rows) {
+          const n = Math.min(rows, TH - ty) * TW;
+          exports.wino_in(x.a.byteOffset, w + 2, ci, ty, TW, n, V.byteOffset, tmp.byteOffset, flags, K === 36);
+          for (let k = 0; k < K; k++) gemm(V, k * n * ci, ci, layer.wino[k], M, k * n * co, co, n, ci, co);
+          exports.wino_out(M.byteOffset, co, ty, TW, n, y.a.byteOffset, y.w + 2, y.h, y.w, table(layer.b, Float32Array), flags, tmp.byteOffset, K === 36);
+        }
       } finally {
         release();
       }
     },
-    // dst = relu(src), float32 arrays of the same length (a multiple of 4)
-    relu: (src, dst) => exports.relu(src.byteOffset, dst.byteOffset, src.length),
     // v = clamp(requant(y) + add, lo, hi) into d32 and/or (through lut) d16; o: {rows, cols (a
     // multiple of 4), y, add, d32, d16: [array, offset, ld] or absent, layer: {b, S, mul} (prior.js
     // levelTensors), lut, lo, hi}
@@ -141,9 +112,49 @@ function wasmKernels(exports, name) {
       exports.rq(at(o.y), o.y[2], at(o.add), o.add ? o.add[2] : 0, at(o.d32), o.d32 ? o.d32[2] : 0, at(o.d16), o.d16 ? o.d16[2] : 0,
         lut ? table(lut, Int8Array) : 0, o.rows, o.cols, table(layer.b), table(layer.mul), layer.S, o.lo, o.hi);
     },
+    // the code maps' symbols at n positions into out (gemm.ts symbols, the decoders' states
+    // from decoders()); true where the data is invalid
+    symbols(y, n, K, layer, exp, cum, states, tiles, out) {
+      return !!exports.symbols(y.byteOffset, n, K, table(layer.b), table(layer.sh), table(exp, Float64Array), cum.byteOffset, states.byteOffset, tiles.byteOffset, out.byteOffset);
+    },
+    // range decoders (FORMAT.md 5.3) of byte streams, in the frame: their states
+    decoders(streams) {
+      const states = heap(Uint8Array, 32 * streams.length);
+      streams.forEach((bytes, k) => { const src = words(bytes); exports.open(states.byteOffset + 32 * k, src.byteOffset, src.length / 4); });
+      return states;
+    },
+    // use(dec) on a range decoder of `bytes`: dec.uniform(n) (a symbol of n), dec.golomb(n) (an
+    // Exp-Golomb batch, Int32Array), dec.status() (gemm.ts status); its result
+    decoding(bytes, use) {
+      const release = frame(bytes.length + 16384);
+      try {
+        const src = words(bytes), kk = heap(Int32Array, 1024), u = heap(Int32Array, 1024);
+        exports.stream(src.byteOffset, src.length / 4);
+        const golomb = (n) => { exports.golomb(n, kk.byteOffset, u.byteOffset); return u.slice(0, n).map((v) => v - 1); };
+        return use({ uniform: exports.uniform, golomb, status: exports.status });
+      } finally {
+        release();
+      }
+    },
+    // refine.js decodeStripe: the coefficients, or null for invalid data
+    stripe(bytes, channels, bh, bw) {
+      const P = channels * bh * bw, t = table(MEMBERS), release = frame(bytes.length + 4 * (74 * P + 1300) + 1024);
+      try {
+        const src = words(bytes), out = heap(Int32Array, 64 * P), tmp = heap(Int32Array, 10 * P + 1300);
+        return exports.stripe(src.byteOffset, src.length / 4, channels, bh, bw, out.byteOffset, tmp.byteOffset, t) ? null : out.slice();
+      } finally {
+        release();
+      }
+    },
+    // x (zero-bordered: rows of w + 2 pixels of c floats, pixel (0, 0) at x[at]) += T[tap][code
+    // at the tap] (gemm.ts taps)
+    taps(x, at, codes, T, h, w, c, K) {
+      exports.taps(x.byteOffset + 4 * at, codes.byteOffset, table(T, Float32Array), h, w, c, K);
+    },
+    filter: direct('filter'), plane: direct('plane'), addRound: direct('addround'), film: direct('film'),
     // the module's copy of a constant, made ahead (required before frames): a weight matrix
-    // (K x N; float32 or int16 pairs), or a table (table(t, Type): Int32Array, Float32Array or
-    // Int8Array, the type of the copy)
+    // (K x N; float32 or int16 pairs), or a table (table(t, Type): Int32Array, Float32Array,
+    // Float64Array or Int8Array, the type of the copy); its address
     prepare(B, K, N, float = false) { if (float) packF32(B, K, N); else packI16(B, K, N); },
     table,
     frame, heap,

@@ -1,7 +1,6 @@
 // The integer prior int8-prior-1 (FORMAT.md sections 3-4) and the decoding of the code maps.
 
 import { VqzError, mapSizes, tileRects } from './container.js';
-import { RangeDecoder } from './rangecoder.js';
 import { kernels, convTPhases, ACC } from './kernels.js';
 
 const GROUP_POSITIONS = 8192;     // bottom-map codes decoded in lockstep (bounds memory)
@@ -50,7 +49,7 @@ function levelTensors(t, level, cfg) {
     const wo = new Int8Array(oi * oo);
     for (let o = 0; o < oo; o++) for (let i = 0; i < oi; i++) wo[i * oo + o] = out.data[o * oi + i];
     const cp = p.cond = {
-      embed: g('cond.embed').data, E: g('cond.embed').shape[1], CC, OUT: oo,
+      embed: g('cond.embed').data, E: g('cond.embed').shape[1], CC,
       conv0: conv3('cond.conv0.w'), conv1: conv3('cond.conv1.w'),
       up: { phases: convTPhases(up, Int8Array), ...layer('cond.up') }, out: { w: wo, ...layer('cond.out') },
       lut: [g('lut.cond0').data, g('lut.cond1').data, g('lut.cond2').data],
@@ -127,8 +126,9 @@ function decodeLevel(p, map, W, tiles, onStep) {
   const dims = tiles.map((t) => [t.rect[1] - t.rect[0], t.rect[3] - t.rect[2]]);
   const most = dims.reduce((n, [h, w]) => n + Math.min(h, Math.ceil(w / 2)), 0) + 2;
   const th = Math.max(...dims.map(([h]) => h / 2)), tw = Math.max(...dims.map(([, w]) => w / 2)), tn = (th + 3) * (tw + 2);
-  let bytes = heapBytes(most * C, 2) + heapBytes(most * Math.max(C, K), 4) + heapBytes(most * C, 4) + heapBytes(most * (K + 1), 4);
+  let bytes = heapBytes(most * C, 2) + heapBytes(most * Math.max(C, K), 4) + 3 * heapBytes(most * C, 4) + heapBytes(K + 1, 4) + heapBytes(32 * tiles.length, 1);
   for (const [h, w] of dims) bytes += heapBytes((h + 3) * (w + 2) * E, 2) + L * heapBytes((h + 3) * (w + 2) * C, 2) + (cp ? heapBytes(h * w * cp.CC, 2) : 0);
+  for (const t of tiles) bytes += heapBytes(t.stream.length + 3, 1);
   if (cp) bytes += heapBytes(most * CL, 4) + heapBytes(tn * cp.E, 2) + 2 * heapBytes(tn * cp.CC, 2) + heapBytes(4 * th * tw * cp.CC, 4);
   for (const [w, k, n] of p.matrices) kernels.prepare(w, k, n);
   for (const l of p.layers) { kernels.table(l.b); kernels.table(l.mul); }
@@ -137,18 +137,19 @@ function decodeLevel(p, map, W, tiles, onStep) {
   const release = kernels.frame(bytes);
   try {
     const X = kernels.heap(Int16Array, most * C), Y = kernels.heap(Int32Array, most * Math.max(C, K)), x = kernels.heap(Int32Array, most * C);
-    const cums = kernels.heap(Int32Array, most * (K + 1));
+    const cum = kernels.heap(Int32Array, K + 1), ps = kernels.heap(Int32Array, most), syms = kernels.heap(Int32Array, most);
+    const states = kernels.decoders(tiles.map((t) => t.stream));   // the tiles' range decoders
     const Yc = cp ? kernels.heap(Int32Array, most * CL) : null;
     const ws = cp && { x0: kernels.heap(Int16Array, tn * cp.E), x1: kernels.heap(Int16Array, tn * cp.CC), x2: kernels.heap(Int16Array, tn * cp.CC), acc: kernels.heap(Int32Array, 4 * th * tw * cp.CC) };
     const st = tiles.map((t, k) => {
       const [h, w] = dims[k], ws = w + 2, n = (h + 3) * ws;
       const emb = kernels.heap(Int16Array, n * E), A = [];
       for (let l = 0; l < L; l++) A.push(kernels.heap(Int16Array, n * C));
-      return { rect: t.rect, h, w, ws, dec: new RangeDecoder(t.stream), emb, A, x3: cp ? kernels.heap(Int16Array, h * w * cp.CC) : null };
+      return { rect: t.rect, h, w, ws, emb, A, x3: cp ? kernels.heap(Int16Array, h * w * cp.CC) : null };
     });
     if (cp) st.forEach((s, k) => conditioning(cp, tiles[k].top, s.h / 2, s.w / 2, s.x3, ws));
     const steps = Math.max(...st.map((s) => s.w + 2 * (s.h - 1)));
-    const ps = new Int32Array(most), pi = new Int32Array(most), pj = new Int32Array(most);
+    const pi = new Int32Array(most), pj = new Int32Array(most);
     const embOf = (s) => s.emb;
     // x (rows n0.. of a run) = clamp16(d + add) and, through lut, G(x) into `into`: the stored
     // input of the next masked layer at the run's positions (rows ws - 2 positions apart)
@@ -188,10 +189,9 @@ function decodeLevel(p, map, W, tiles, onStep) {
       kernels.igemm(X, 0, C, p.head1.w, Y, 0, C, N, C, C);
       kernels.rq({ rows: N, cols: C, y: [Y, 0, C], layer: p.head1, d16: [X, 0, C], lut: p.lutHead2, ...I16 });
       kernels.igemm(X, 0, C, p.head2.w, Y, 0, K, N, C, K);
-      kernels.symbols(Y, N, K, p.head2, p.exp, cums);
+      if (kernels.symbols(Y, N, K, p.head2, p.exp, cum, states, ps, syms)) throw new VqzError('damaged stream (range decoder: invalid data)');
       for (let n = 0; n < N; n++) {
-        const s = st[ps[n]], i = pi[n], j = pj[n], sym = s.dec.decode(cums, K, n * (K + 1));
-        if (sym >= K) throw new VqzError('damaged stream (index outside the codebook)');
+        const s = st[ps[n]], i = pi[n], j = pj[n], sym = syms[n];
         map[(s.rect[0] + i) * W + s.rect[2] + j] = sym;
         s.emb.set(p.embed.subarray(sym * E, (sym + 1) * E), ((i + 1) * s.ws + j + 1) * E);
       }

@@ -1,6 +1,5 @@
 // The refinement layer (FORMAT.md section 6): exact coefficients, float reconstruction.
 
-import { HALF, DECAY, PREFIX } from './rangecoder.js';
 import { VqzError } from './container.js';
 import { kernels } from './kernels.js';
 import { roundEven } from './synthesis.js';
@@ -9,25 +8,10 @@ const STRIPE = 512;
 const ZIGZAG = [0, 8, 1, 2, 9, 16, 24, 17, 10, 3, 4, 11, 18, 25, 32, 40, 33, 26, 19, 12, 5, 6, 13, 20,
   27, 34, 41, 48, 56, 49, 42, 35, 28, 21, 14, 7, 15, 22, 29, 36, 43, 50, 57, 58, 51, 44,
   37, 30, 23, 31, 38, 45, 52, 59, 60, 53, 46, 39, 47, 54, 61, 62, 55, 63];
-const GROUP_ENDS = [1, 2, 3, 4, 6, 8, 10, 13, 15, 21, 28, 36, 45];
-const bandGroup = (b) => GROUP_ENDS.filter((e) => b >= e).length;
-
-// the distribution family's parameters (FORMAT.md 6.3), Q30; the module computes each
-// member's table (products reach 2^60) the first time it is used
-function powers(base, n) {
-  const out = [];
-  let v = 1n << 30n;
-  for (let i = 0; i < n; i++) { v = (v * base + (1n << 29n)) >> 30n; out.push(Number((1n << 30n) - v)); }
-  return out;
-}
-
-// the tables of gemm.ts's stripe decoder (consts there): HALF, DECAY, PREFIX, the bands'
-// groups, ZERO, DECAYS
-const CONSTS = Int32Array.from([...HALF, ...DECAY, ...PREFIX, ...Array.from({ length: 64 }, (_, b) => bandGroup(b)), ...powers(902905651n, 64), ...powers(852229450n, 16)]);
-
-// Decode one stripe: Int32Array (channels, bh, bw, 64), band (zigzag) order (FORMAT.md 6.3).
+// Decode one stripe (in gemm.ts): Int32Array (channels, bh, bw, 64), band (zigzag) order
+// (FORMAT.md 6.3).
 export function decodeStripe(bytes, channels, bh, bw) {
-  const q = kernels.stripe(bytes, channels, bh, bw, CONSTS);
+  const q = kernels.stripe(bytes, channels, bh, bw);
   if (q === null) throw new VqzError('damaged stream (range decoder: invalid data)');
   return q;
 }

@@ -1,7 +1,7 @@
 // The float synthesis network: code maps to pixels (FORMAT.md section 9), float32 GEMMs (kernels.js)
 // on activations kept zero-bordered in the kernels' heap.
 
-import { kernels, convTPhases, winoBytes, ACC, RELU } from './kernels.js';
+import { kernels, convTPhases, winoBytes, ACC, RELU, RELU_IN } from './kernels.js';
 
 const pad16 = (n) => Math.ceil(n / 16) * 16;
 
@@ -79,7 +79,7 @@ export function clearBorder({ a, h, w, c }) {
 }
 
 // 3x3 same convolution (zero padding) of x into y (y.c = layer.co), plus bias; flags RELU: of
-// the output
+// the output, RELU_IN: of the input
 export const conv3 = (x, layer, y, flags = 0) => kernels.wino(x, layer, y, flags);
 
 // 1x1: y = (flags & ACC ? y : 0) + x W + bias, over the pixels
@@ -88,7 +88,7 @@ function conv1(x, layer, y, flags) {
   clearBorder(y);
 }
 
-// an upLayer on x into y (2h, 2w, co) (flags RELU: of the output); the phase buffer f for few outputs
+// an upLayer on x into y (2h, 2w, co) (flags as conv3's); the phase buffer f for few outputs
 function up(x, L, y, flags, f) {
   if (L.phases) return kernels.wino(x, L, y, flags);
   conv3(x, L.layer, f, flags);
@@ -130,7 +130,7 @@ export const roundEven = (v) => { const r = Math.round(v); return r - v === 0.5 
 // The network on one window: top (h, w) and bottom (2h, 2w) indices -> RGB bytes (2sh, 2sw).
 function network(net, top, bottom, h, w) {
   const d = net.top.shape[1], H = 2 * h, W = 2 * w, C = net.first.co, RC = net.blocks.length ? net.blocks[0][0].co : 16, Kb = net.bottom.shape[0];
-  let bytes = bytesOf(h, w, d) + bytesOf(H, W, d) + 2 * bytesOf(H, W, C) + bytesOf(H, W, RC) + 4 * (H + 2) * (W + 2) + 128 + winoBytes(W << Math.max(0, net.ups.length - 1), 128, 128);
+  let bytes = bytesOf(h, w, d) + bytesOf(H, W, d) + bytesOf(H, W, C) + bytesOf(H, W, RC) + 4 * (H + 2) * (W + 2) + 128 + winoBytes(W << Math.max(0, net.ups.length - 1), 128, 128);
   for (let k = 0, hh = H, ww = W; k < net.ups.length; k++, hh *= 2, ww *= 2) {
     const L = net.ups[k];
     bytes += bytesOf(2 * hh, 2 * ww, L.co) + (L.phases ? 0 : bytesOf(hh, ww, L.N));
@@ -147,16 +147,14 @@ function network(net, top, bottom, h, w) {
     let x = padded(H, W, C);
     conv3(x0, net.first, x);
     kernels.taps(x.a, x.at, codes, net.first.taps, H, W, C, Kb);
-    const r = padded(H, W, RC), xr = padded(H, W, C);
+    const r = padded(H, W, RC);
     for (const [c1, c2] of net.blocks) {
-      kernels.relu(x.a, xr.a);
-      conv3(xr, c1, r, RELU);
+      conv3(x, c1, r, RELU_IN | RELU);
       conv1(r, c2, x, ACC);
     }
-    kernels.relu(x.a, x.a);
-    for (const L of net.ups) {                  // ReLU before each
+    for (const [k, L] of net.ups.entries()) {   // a ReLU before each
       const y = padded(2 * x.h, 2 * x.w, L.co);
-      up(x, L, y, L === net.ups[net.ups.length - 1] ? 0 : RELU, L.phases ? null : padded(x.h, x.w, L.N));
+      up(x, L, y, (k ? 0 : RELU_IN) | (k < net.ups.length - 1 ? RELU : 0), L.phases ? null : padded(x.h, x.w, L.N));
       x = y;
     }
     const rgb = new Uint8Array(x.h * x.w * 3), a = x.a;
