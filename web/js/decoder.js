@@ -2,7 +2,7 @@
 
 import { VqzError, parse, contentCrc, REFINEMENT, NETWORK, FILTER } from './container.js';
 import { priorOf, decodeMaps, tilesOf } from './prior.js';
-import { synthesisOf, synthesize } from './synthesis.js';
+import { synthesisOf, synthesizeRows } from './synthesis.js';
 import { applyRefinement, decodeRefinement } from './refine.js';
 import { split } from './pool.js';
 import { decodeFilter, applyFilter } from './filter.js';
@@ -72,7 +72,7 @@ export async function decodeVqz(bytes, assets, progress = () => {}, debug = fals
     times.maps = -t + (t = performance.now());
     const synthesis = await parts.synthesis;
     const tNet = performance.now();
-    rgb = synthesize(synthesis, maps, sizes, h.width, h.height, (d, n) => progress('synthesis', 0.6 + (0.25 * d) / n));
+    rgb = synthesizeRows(synthesis, maps, sizes, h.width, h.height, 0, sizes[0][0], (d, n) => progress('synthesis', 0.6 + (0.25 * d) / n));
     times.synthesis = -tNet + (t = performance.now());
   }
   // the layers in record order (FORMAT.md 2.2); each reads what the earlier ones leave

@@ -432,13 +432,15 @@ function memberTable(m: u32, t: usize): void {
   store<i32>(t, 16777216, 124);
 }
 
+// the member tables (32 int32 each), computed the first time a member is used (entry 31 is 0 before)
+const TABLES = memory.data(1024 * 128, 16);
+
 // the first band of each group after the first (6.2)
 const GROUP_ENDS = memory.data<u8>([1, 2, 3, 4, 6, 8, 10, 13, 15, 21, 28, 36, 45, 64]);
 
 // One stripe: the stream's n words at src -> coefficients (channels, bh, bw, 64) int32 at out.
-// tmp: 10 P + 1300 int32, zeroed (P = channels bh bw); tables: 1024 member tables (32 int32,
-// computed where entry 31 is 0, kept). Returns 1 where the data is invalid.
-export function stripe(src: usize, n: i32, channels: i32, bh: i32, bw: i32, out: usize, tmp: usize, tables: usize): i32 {
+// tmp: 10 P + 1300 int32, zeroed (P = channels bh bw). Returns 1 where the data is invalid.
+export function stripe(src: usize, n: i32, channels: i32, bh: i32, bw: i32, out: usize, tmp: usize): i32 {
   const nb = bh * bw, P = channels * nb, nk = channels * 140, size = P << 2;
   // int32 arrays of P, then counts and starts (nk + 1) and the members of the classes (nk)
   const earlier = tmp, rows = earlier + size, box = rows + size, values = box + size, cls = values + size, order = cls + size;
@@ -497,7 +499,7 @@ export function stripe(src: usize, n: i32, channels: i32, bh: i32, bw: i32, out:
         const i0 = load<i32>(counts + (k << 2)), i1 = load<i32>(counts + (k << 2), 4), m = member + (k << 2);
         if (i0 == i1) continue;
         if (load<i32>(m) < 0) store<i32>(m, uniform(2) == 1 ? 1008 : (uniform(64) << 4) + decode(DECAY, 16));
-        const t = tables + (load<i32>(m) << 7);
+        const t = TABLES + (load<i32>(m) << 7);
         if (!load<i32>(t, 124)) memberTable(load<i32>(m), t);
         for (let i = i0; i < i1; i++) store<i32>(values + (load<i32>(order + (i << 2)) << 2), decode(t, 31) - 15);
       }

@@ -11,9 +11,12 @@ import { GEMM_WASM, GEMM_WASM_RELAXED } from './gemm.wasm.js';
 export const ACC = 1, RELU = 2, RELU_IN = 4;    // flags of gemm (ACC, RELU) and wino (RELU, RELU_IN)
 const ROWS = 128;    // rows of A per call of the module: each block stays in cache over B's panels
 
+// the bytes of an array of n elements of `bytes` each in the module's memory (64-byte aligned,
+// a 64-byte gap between arrays)
+export const heapBytes = (n, bytes) => Math.ceil((n * bytes) / 64) * 64 + 64;
+
 // the heap bytes of kernels.wino on rows of w pixels, ci -> co channels (within the caller's frame)
 export const winoBytes = (w, ci, co) => 144 * Math.max(1, Math.floor(256 / Math.ceil(w / 2))) * Math.ceil(w / 2) * (ci + co) + 2048;
-const MEMBERS = new Int32Array(1024 * 32);   // the module's cache of refine.js member tables (zero: not yet)
 
 function wasmKernels(exports, name) {
   const mem = exports.memory;
@@ -29,7 +32,7 @@ function wasmKernels(exports, name) {
     if (at === undefined) {
       if (depth) throw new Error('kernels: constants must be prepared before a frame');
       at = top;
-      top += Math.ceil((n * Type.BYTES_PER_ELEMENT) / 64) * 64 + 64;
+      top += heapBytes(n, Type.BYTES_PER_ELEMENT);
       reserve(top);
       fill(new Type(mem.buffer, at, n));
       packed.set(src, at);
@@ -56,7 +59,7 @@ function wasmKernels(exports, name) {
   }
   function heap(Type, n) {
     const off = top;
-    top += Math.ceil((n * Type.BYTES_PER_ELEMENT) / 64) * 64 + 64;
+    top += heapBytes(n, Type.BYTES_PER_ELEMENT);
     if (top > mem.buffer.byteLength) throw new Error('kernels: frame too small');
     return new Type(mem.buffer, off, n).fill(0);
   }
@@ -136,12 +139,12 @@ function wasmKernels(exports, name) {
         release();
       }
     },
-    // refine.js decodeStripe: the coefficients, or null for invalid data
+    // the coefficients of a refinement stripe (gemm.ts stripe), or null for invalid data
     stripe(bytes, channels, bh, bw) {
-      const P = channels * bh * bw, t = table(MEMBERS), release = frame(bytes.length + 4 * (74 * P + 1300) + 1024);
+      const P = channels * bh * bw, release = frame(bytes.length + 4 * (74 * P + 1300) + 1024);
       try {
         const src = words(bytes), out = heap(Int32Array, 64 * P), tmp = heap(Int32Array, 10 * P + 1300);
-        return exports.stripe(src.byteOffset, src.length / 4, channels, bh, bw, out.byteOffset, tmp.byteOffset, t) ? null : out.slice();
+        return exports.stripe(src.byteOffset, src.length / 4, channels, bh, bw, out.byteOffset, tmp.byteOffset) ? null : out.slice();
       } finally {
         release();
       }

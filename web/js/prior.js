@@ -1,7 +1,7 @@
 // The integer prior int8-prior-1 (FORMAT.md sections 3-4) and the decoding of the code maps.
 
 import { VqzError, mapSizes, tileRects } from './container.js';
-import { kernels, convTPhases, ACC } from './kernels.js';
+import { kernels, convTPhases, heapBytes, ACC } from './kernels.js';
 
 const GROUP_POSITIONS = 8192;     // bottom-map codes decoded in lockstep (bounds memory)
 
@@ -113,8 +113,6 @@ function masked(st, runs, src, CIN, t, w1, w2, kTop, kLow, Y, COUT) {
     kernels.igemm(A, at + s.ws * CIN, s.w * CIN, w2, Y, n0 * COUT, COUT, m, kLow, COUT, ACC);
   }
 }
-
-const heapBytes = (n, bpe) => Math.ceil((n * bpe) / 64) * 64 + 64;
 
 // Decode every tile of one level into `map` (H x W, Int32Array), in lockstep over the
 // wavefronts. tiles: [{rect: [r0, r1, c0, c1], stream, top}] (top: the top tile's indices, for

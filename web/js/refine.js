@@ -8,21 +8,18 @@ const STRIPE = 512;
 const ZIGZAG = [0, 8, 1, 2, 9, 16, 24, 17, 10, 3, 4, 11, 18, 25, 32, 40, 33, 26, 19, 12, 5, 6, 13, 20,
   27, 34, 41, 48, 56, 49, 42, 35, 28, 21, 14, 7, 15, 22, 29, 36, 43, 50, 57, 58, 51, 44,
   37, 30, 23, 31, 38, 45, 52, 59, 60, 53, 46, 39, 47, 54, 61, 62, 55, 63];
-// Decode one stripe (in gemm.ts): Int32Array (channels, bh, bw, 64), band (zigzag) order
-// (FORMAT.md 6.3).
-export function decodeStripe(bytes, channels, bh, bw) {
-  const q = kernels.stripe(bytes, channels, bh, bw);
-  if (q === null) throw new VqzError('damaged stream (range decoder: invalid data)');
-  return q;
-}
-
 const DCT = Float64Array.from({ length: 64 }, (_, i) => Math.sqrt((i < 8 ? 1 : 2) / 8) * Math.cos((Math.PI * (2 * (i % 8) + 1) * (i >> 3)) / 16));   // [k][n]
 export const COLOUR = [[1, 1, 1].map((v) => v / Math.sqrt(3)), [1, 0, -1].map((v) => v / Math.sqrt(2)), [1, -2, 1].map((v) => v / Math.sqrt(6))];
 
-// The coefficients of every stripe (FORMAT.md 6.3).
+// The coefficients of every stripe (FORMAT.md 6.3; decoded in gemm.ts): Int32Array (channels,
+// bh, bw, 64) each, band (zigzag) order.
 export function decodeRefinement(h) {
   const channels = h.colour === 1 ? 1 : 3;
-  return h.refinement.map((bytes, m) => decodeStripe(bytes, channels, Math.ceil((Math.min((m + 1) * STRIPE, h.height) - m * STRIPE) / 8), Math.ceil(h.width / 8)));
+  return h.refinement.map((bytes, m) => {
+    const q = kernels.stripe(bytes, channels, Math.ceil((Math.min((m + 1) * STRIPE, h.height) - m * STRIPE) / 8), Math.ceil(h.width / 8));
+    if (q === null) throw new VqzError('damaged stream (range decoder: invalid data)');
+    return q;
+  });
 }
 
 // Add the residual to `rgb` (height, width, 3) in place (FORMAT.md 6.4), the stripes'

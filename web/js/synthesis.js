@@ -201,8 +201,3 @@ export function synthesizeRows(net, maps, sizes, width, height, v0, v1, progress
   });
   return out;
 }
-
-// The whole image: (height, width, 3) RGB bytes.
-export function synthesize(net, maps, sizes, width, height, progress) {
-  return synthesizeRows(net, maps, sizes, width, height, 0, sizes[0][0], progress);
-}
