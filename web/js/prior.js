@@ -5,8 +5,8 @@ import { kernels, convTPhases, heapBytes, ACC } from './kernels.js';
 
 const GROUP_POSITIONS = 8192;     // bottom-map codes decoded in lockstep (bounds memory)
 
-// One level's tensors, with the weights as matrices (K, N) for the GEMMs; p.matrices, p.layers
-// and p.luts: everything kernels.js copies ahead.
+// One level's tensors, with the weights as matrices (K, N) for the GEMMs, N a layer's outputs;
+// p.layers and p.luts: everything kernels.js copies ahead.
 function levelTensors(t, level, cfg) {
   const g = (n) => t[`${level}.${n}`];
   const int8 = (n) => g(n).data;   // (K, N) matrices
@@ -34,8 +34,6 @@ function levelTensors(t, level, cfg) {
   const split = (m, rows, cin, n) => { m.w1 = m.w.subarray(0, rows * cin * n); m.w2 = m.w.subarray(rows * cin * n); };
   split(p.first, 3, p.E, p.C);
   p.conv.forEach((m) => split(m, 3, p.C, p.C));
-  p.matrices = [[p.first.w1, 3 * p.E, p.C], [p.first.w2, p.E, p.C], [p.head1.w, p.C, p.C], [p.head2.w, p.C, p.K]];
-  for (let l = 0; l < p.L; l++) p.matrices.push([p.conv[l].w1, 3 * p.C, p.C], [p.conv[l].w2, 2 * p.C, p.C], [p.mix[l].w, p.C, p.C]);
   p.layers = [p.first, ...p.conv, ...p.mix, p.head1, p.head2];
   p.luts = [...p.lutConv, ...p.lutMix, p.lutHead1, p.lutHead2];
   if (cfg.cond_codes > 0) {
@@ -54,10 +52,6 @@ function levelTensors(t, level, cfg) {
       up: { phases: convTPhases(up, Int8Array), ...layer('cond.up') }, out: { w: wo, ...layer('cond.out') },
       lut: [g('lut.cond0').data, g('lut.cond1').data, g('lut.cond2').data],
     };
-    cp.conv0.rows.forEach((w) => p.matrices.push([w, 3 * cp.E, CC]));
-    cp.conv1.rows.forEach((w) => p.matrices.push([w, 3 * CC, CC]));
-    cp.up.phases.forEach((w) => p.matrices.push([w, 2 * CC, CC]));
-    p.matrices.push([wo, CC, oo]);
     p.layers.push(cp.conv0, cp.conv1, cp.up, cp.out);
     p.luts.push(...cp.lut);
   }
@@ -128,12 +122,14 @@ function decodeLevel(p, map, W, tiles, onStep) {
   for (const [h, w] of dims) bytes += heapBytes((h + 3) * (w + 2) * E, 2) + L * heapBytes((h + 3) * (w + 2) * C, 2) + (cp ? heapBytes(h * w * cp.CC, 2) : 0);
   for (const t of tiles) bytes += heapBytes(t.stream.length + 3, 1);
   if (cp) bytes += heapBytes(most * CL, 4) + heapBytes(tn * cp.E, 2) + 2 * heapBytes(tn * cp.CC, 2) + heapBytes(4 * th * tw * cp.CC, 4);
-  for (const [w, k, n] of p.matrices) kernels.prepare(w, k, n);
-  for (const l of p.layers) { kernels.table(l.b); kernels.table(l.mul); }
+  for (const l of p.layers) {   // its matrices: kernel rows, phases, the masked layers' two parts or one
+    for (const m of l.rows || l.phases || (l.w1 ? [l.w1, l.w2] : [l.w])) kernels.prepare(m, m.length / l.b.length, l.b.length);
+    kernels.table(l.b);
+    kernels.table(l.mul);
+  }
   for (const lut of p.luts) kernels.table(lut, Int8Array);
   kernels.table(p.head2.sh); kernels.table(p.exp, Float64Array);
-  const release = kernels.frame(bytes);
-  try {
+  kernels.frame(bytes, () => {
     const X = kernels.heap(Int16Array, most * C), Y = kernels.heap(Int32Array, most * Math.max(C, K)), x = kernels.heap(Int32Array, most * C);
     const cum = kernels.heap(Int32Array, K + 1), ps = kernels.heap(Int32Array, most), syms = kernels.heap(Int32Array, most);
     const states = kernels.decoders(tiles.map((t) => t.stream));   // the tiles' range decoders
@@ -195,9 +191,7 @@ function decodeLevel(p, map, W, tiles, onStep) {
       }
       if (onStep) onStep(N);
     }
-  } finally {
-    release();
-  }
+  });
 }
 
 // Groups of tiles (indices) decoded in lockstep, at most GROUP_POSITIONS codes of a level each.

@@ -8,14 +8,13 @@ const pad16 = (n) => Math.ceil(n / 16) * 16;
 // A Conv2d layer (out, in, kh, kw), 1x1 or 3x3, its outputs padded with zeros to co: a 1x1 as
 // the GEMM matrix w (in, co), a 3x3 by Winograd's transforms (conv3); the bias padded to co.
 export function convLayer({ data, shape: [co0, ci, kh] }, bias, co = pad16(co0)) {
-  const layer = { ci, co, b: new Float32Array(co), matrices: [] };
+  const layer = { ci, co, b: new Float32Array(co) };
   layer.b.set(bias.data);
   if (kh === 3) {
     winograd(layer, 3, (i, o, a, c) => (o < co0 ? data[((o * ci + i) * 3 + a) * 3 + c] : 0));
   } else {
     layer.w = new Float32Array(ci * co);
     for (let o = 0; o < co0; o++) for (let i = 0; i < ci; i++) layer.w[i * co + o] = data[o * ci + i];
-    layer.matrices.push([layer.w, ci, co]);
   }
   return layer;
 }
@@ -35,7 +34,6 @@ function winograd(layer, k, g, phases = 1) {
     }
     layer.wino.push(m);
   }
-  layer.matrices.push(...layer.wino.map((m) => [m, ci, co]));
 }
 
 // A ConvTranspose2d 4x4 stride 2 padding 1 layer (in, out, 4, 4): its four output phases by
@@ -46,25 +44,26 @@ function upLayer(weight, bias) {
   const [ci, co] = weight.shape;
   if (co % 16 === 0) {
     const phases = convTPhases(weight, Float32Array);
-    const L = { ci, co, phases, b: Float32Array.from(bias.data), matrices: [] };
+    const L = { ci, co, phases, b: Float32Array.from(bias.data) };
     winograd(L, 2, (i, o, a, b, ph) => phases[ph * 2 + a][(b * ci + i) * co + o], 4);
     return L;
   }
-  const N = pad16(4 * co), layer = { ci, co: N, b: new Float32Array(N), matrices: [] };
+  const N = pad16(4 * co), layer = { ci, co: N, b: new Float32Array(N) };
   for (let ph = 0; ph < 4; ph++) layer.b.set(bias.data, ph * co);
   winograd(layer, 3, (i, o, r, s) => {
     const ph = Math.floor(o / co), py = ph >> 1, px = ph & 1, a = r - py, b = s - px;
     if (ph > 3 || a < 0 || a > 1 || b < 0 || b > 1) return 0;
     return weight.data[((i * co + (o % co)) * 4 + 3 - 2 * a - py) * 4 + 3 - 2 * b - px];
   });
-  return { ci, co, N, layer, matrices: layer.matrices };
+  return { ci, co, N, layer };
 }
 
 // the constants of layers, copied into the kernels' module ahead of a frame
 export function prepare(layers) {
-  for (const l of layers) {
-    for (const [m, k, n] of l.matrices) kernels.prepare(m, k, n, true);
-    kernels.table(l.b || l.layer.b, Float32Array);
+  for (const x of layers) {
+    const l = x.layer || x;   // (an upsampling layer of few outputs: its 3x3 convolution)
+    for (const m of l.wino || [l.w]) kernels.prepare(m, l.ci, l.co, true);
+    kernels.table(l.b, Float32Array);
     if (l.taps) kernels.table(l.taps, Float32Array);
   }
 }
@@ -136,8 +135,7 @@ function network(net, top, bottom, h, w) {
     bytes += bytesOf(2 * hh, 2 * ww, L.co) + (L.phases ? 0 : bytesOf(hh, ww, L.N));
   }
   prepare(net.layers);
-  const release = kernels.frame(bytes);
-  try {
+  return kernels.frame(bytes, () => {
     const qt = padded(h, w, d), x0 = padded(H, W, d), codes = kernels.heap(Int32Array, (H + 2) * (W + 2)).fill(Kb);
     for (let i = 0; i < h; i++) for (let j = 0, at = qt.at + i * (w + 2) * d; j < w; j++, at += d) {
       for (let e = 0, s = top[i * w + j] * d; e < d; e++) qt.a[at + e] = net.top.data[s + e];
@@ -166,9 +164,7 @@ function network(net, top, bottom, h, w) {
       }
     }
     return rgb;
-  } finally {
-    release();
-  }
+  });
 }
 
 // Rows of the image: pixel rows [S v0, S v1) (v0, v1 in top codes; S pixels per code) of the
