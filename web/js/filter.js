@@ -28,7 +28,8 @@ const f32 = Math.fround;
 export function applyFilter(rgb, width, height, weights, refined) {
   const channels = weights.length, n = width * height, wp = width + 4;
   const colour = COLOUR.map((row) => row.map(f32));
-  kernels.frame(4 * (n * 3 + (height + 4) * wp) + 4 * n + 2048, () => {   // delta, P; bytes, cls
+  const release = kernels.frame(4 * (n * 3 + (height + 4) * wp) + 4 * n + 2048);   // delta, P; bytes, cls
+  try {
     const delta = kernels.heap(Float32Array, n * 3), P = kernels.heap(Float32Array, (height + 4) * wp);
     const bytes = kernels.heap(Uint8Array, n * 3);
     bytes.set(rgb);
@@ -50,5 +51,7 @@ export function applyFilter(rgb, width, height, weights, refined) {
     }
     kernels.addRound(bytes, delta, bytes.length);
     rgb.set(bytes);
-  });
+  } finally {
+    release();
+  }
 }

@@ -48,19 +48,14 @@ function wasmKernels(exports, name) {
     for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) w[(j >> 4) * K * 16 + (k >> 1) * 32 + (j & 15) * 2 + (k & 1)] = B[k * N + j];
   });
   const table = (t, Type = Int32Array) => constant(t, Type, t.length, (w) => w.set(t));
-  // use() in a frame of `bytes` for heap() arrays, released after; its result. The memory grows
+  // A frame of `bytes` for heap() arrays, released by the function returned; the memory grows
   // only here, so the frame's views stay valid (a frame within a frame must fit the outer one).
-  function frame(bytes, use) {
+  function frame(bytes) {
     const mark = top;
     if (depth && top + bytes > mem.buffer.byteLength) throw new Error('kernels: frame too small');
     reserve(top + bytes + 4096);
     depth++;
-    try {
-      return use();
-    } finally {
-      top = mark;
-      depth--;
-    }
+    return () => { top = mark; depth--; };
   }
   function heap(Type, n) {
     const off = top;
@@ -99,7 +94,8 @@ function wasmKernels(exports, name) {
     wino(x, layer, y, flags) {
       const { h, w } = x, ci = x.c, co = layer.co, TW = Math.ceil(w / 2), TH = Math.ceil(h / 2), rows = Math.max(1, Math.floor(256 / TW));
       const K = layer.wino.length;
-      frame(winoBytes(w, ci, co), () => {
+      const release = frame(winoBytes(w, ci, co));
+      try {
         const V = heap(Float32Array, K * rows * TW * ci), M = heap(Float32Array, K * rows * TW * co), tmp = heap(Float32Array, 128);
         for (let ty = 0; ty < TH; ty += rows) {
           const n = Math.min(rows, TH - ty) * TW;
@@ -107,7 +103,9 @@ function wasmKernels(exports, name) {
           for (let k = 0; k < K; k++) gemm(V, k * n * ci, ci, layer.wino[k], M, k * n * co, co, n, ci, co);
           exports.wino_out(M.byteOffset, co, ty, TW, n, y.a.byteOffset, y.w + 2, y.h, y.w, table(layer.b, Float32Array), flags, tmp.byteOffset, K === 36);
         }
-      });
+      } finally {
+        release();
+      }
     },
     // v = clamp(requant(y) + add, lo, hi) into d32 and/or (through lut) d16; o: {rows, cols (a
     // multiple of 4), y, add, d32, d16: [array, offset, ld] or absent, layer: {b, S, mul} (prior.js
@@ -131,20 +129,25 @@ function wasmKernels(exports, name) {
     // use(dec) on a range decoder of `bytes`: dec.uniform(n) (a symbol of n), dec.golomb(n) (an
     // Exp-Golomb batch, Int32Array), dec.status() (gemm.ts status); its result
     decoding(bytes, use) {
-      return frame(bytes.length + 16384, () => {
+      const release = frame(bytes.length + 16384);
+      try {
         const src = words(bytes), kk = heap(Int32Array, 1024), u = heap(Int32Array, 1024);
         exports.stream(src.byteOffset, src.length / 4);
         const golomb = (n) => { exports.golomb(n, kk.byteOffset, u.byteOffset); return u.slice(0, n).map((v) => v - 1); };
         return use({ uniform: exports.uniform, golomb, status: exports.status });
-      });
+      } finally {
+        release();
+      }
     },
     // the coefficients of a refinement stripe (gemm.ts stripe), or null for invalid data
     stripe(bytes, channels, bh, bw) {
-      const P = channels * bh * bw;
-      return frame(bytes.length + 4 * (74 * P + 1300) + 1024, () => {
+      const P = channels * bh * bw, release = frame(bytes.length + 4 * (74 * P + 1300) + 1024);
+      try {
         const src = words(bytes), out = heap(Int32Array, 64 * P), tmp = heap(Int32Array, 10 * P + 1300);
         return exports.stripe(src.byteOffset, src.length / 4, channels, bh, bw, out.byteOffset, tmp.byteOffset) ? null : out.slice();
-      });
+      } finally {
+        release();
+      }
     },
     // x (zero-bordered: rows of w + 2 pixels of c floats, pixel (0, 0) at x[at]) += T[tap][code
     // at the tap] (gemm.ts taps)

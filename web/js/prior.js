@@ -129,7 +129,8 @@ function decodeLevel(p, map, W, tiles, onStep) {
   }
   for (const lut of p.luts) kernels.table(lut, Int8Array);
   kernels.table(p.head2.sh); kernels.table(p.exp, Float64Array);
-  kernels.frame(bytes, () => {
+  const release = kernels.frame(bytes);
+  try {
     const X = kernels.heap(Int16Array, most * C), Y = kernels.heap(Int32Array, most * Math.max(C, K)), x = kernels.heap(Int32Array, most * C);
     const cum = kernels.heap(Int32Array, K + 1), ps = kernels.heap(Int32Array, most), syms = kernels.heap(Int32Array, most);
     const states = kernels.decoders(tiles.map((t) => t.stream));   // the tiles' range decoders
@@ -191,7 +192,9 @@ function decodeLevel(p, map, W, tiles, onStep) {
       }
       if (onStep) onStep(N);
     }
-  });
+  } finally {
+    release();
+  }
 }
 
 // Groups of tiles (indices) decoded in lockstep, at most GROUP_POSITIONS codes of a level each.

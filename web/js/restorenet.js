@@ -49,7 +49,8 @@ const UNIT = Float32Array.from({ length: 256 }, (_, v) => f32(v / 255)), CENTRED
 function network(net, rgb, width, ya, hh, yb, xa, ww, xb, phase, filmed) {
   const h = hh / 2, w = ww / 2, { C, convs } = net;
   prepare(convs);
-  return kernels.frame(2 * bytesOf(h, w, 16) + 2 * bytesOf(h, w, C) + 8 * convs.length * (C + 16) + winoBytes(w, C, C), () => {
+  const release = kernels.frame(2 * bytesOf(h, w, 16) + 2 * bytesOf(h, w, C) + 8 * convs.length * (C + 16) + winoBytes(w, C, C));
+  try {
     const input = padded(h, w, 16), I = input.a;
     for (let Y = 0; Y < h; Y++) {
       const Yb = (Y + phase) % 4, rows = [Math.min(ya + 2 * Y, yb - 1), Math.min(ya + 2 * Y + 1, yb - 1)];
@@ -78,7 +79,9 @@ function network(net, rgb, width, ya, hh, yb, xa, ww, xb, phase, filmed) {
     const r = padded(h, w, 16);
     conv3(g, convs[convs.length - 1], r);
     return r.a.slice();
-  });
+  } finally {
+    release();
+  }
 }
 
 // Rows [r0, r1) of the restored image (7.3): RGB bytes. Each window runs on the rows it needs

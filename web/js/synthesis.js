@@ -135,7 +135,8 @@ function network(net, top, bottom, h, w) {
     bytes += bytesOf(2 * hh, 2 * ww, L.co) + (L.phases ? 0 : bytesOf(hh, ww, L.N));
   }
   prepare(net.layers);
-  return kernels.frame(bytes, () => {
+  const release = kernels.frame(bytes);
+  try {
     const qt = padded(h, w, d), x0 = padded(H, W, d), codes = kernels.heap(Int32Array, (H + 2) * (W + 2)).fill(Kb);
     for (let i = 0; i < h; i++) for (let j = 0, at = qt.at + i * (w + 2) * d; j < w; j++, at += d) {
       for (let e = 0, s = top[i * w + j] * d; e < d; e++) qt.a[at + e] = net.top.data[s + e];
@@ -164,7 +165,9 @@ function network(net, top, bottom, h, w) {
       }
     }
     return rgb;
-  });
+  } finally {
+    release();
+  }
 }
 
 // Rows of the image: pixel rows [S v0, S v1) (v0, v1 in top codes; S pixels per code) of the

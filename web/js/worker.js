@@ -17,7 +17,7 @@ self.onmessage = async ({ data }) => {
   const { id, bytes, debug = false } = data;
   let last = 0;
   try {
-    if (!(await ready)) throw new VqzError('this browser lacks WebAssembly SIMD (Chrome 91, Firefox 89, Safari 16.4 or newer decode)');
+    if (!(await ready)) throw new VqzError('this browser has no WebAssembly SIMD (Chrome 91, Firefox 89, Safari 16.4 or newer have it)');
     const threads = Math.max(1, Math.min(8, data.threads || DEFAULT_THREADS));
     if (pool && (pool.broken || pool.size !== threads)) { pool.close(); pool = null; }
     if (!pool && threads > 1) pool = new Pool(threads);
