@@ -1,4 +1,3 @@
-# ruff: noqa: E501 (JavaScript in strings)
 """Decode times of the browser decoder (web/) in headless Chromium, and the page's peak memory.
 
 kodim23 (768 x 512; evaluation use of Kodak) or, without it, examples/sample.png tiled to
@@ -7,8 +6,7 @@ the page's worker (the first run includes fetching the model's assets and compil
 and the renderer process's CPU time (/proc), the time of each stage (median of the warm runs;
 the layers above the maps in the order the file's records run them: refinement, restoration
 network, filter) and the network's share of the decode (`network_share`: its stage over the
-sum of the stages); also the range decoder alone with split 32-bit halves against BigInt on one
-refinement stripe. Results: benchmarks/results/web_decode.json. Needs /usr/bin/chromium and
+sum of the stages). Results: benchmarks/results/web_decode.json. Needs /usr/bin/chromium and
 the playwright package:
 
     nice -n 10 python benchmarks/web_decode.py [--qualities 1 3 5 9] [--repeats 3]
@@ -47,45 +45,6 @@ DECODE = """async ([b64, threads]) => {
   const t = performance.now();
   const r = await window.vqz.decodeBytes(bytes.buffer, threads ? { threads } : {});
   return { wall_ms: performance.now() - t, facts: r.facts };
-}"""
-
-# the range decoder of web/js/rangecoder.js against a BigInt one, on the symbols of a stripe
-RANGE = """async (b64) => {
-  const rc = await import(new URL('js/rangecoder.js', location.href).href);
-  const { parse } = await import(new URL('js/container.js', location.href).href);
-  const { decodeStripe } = await import(new URL('js/refine.js', location.href).href);
-  const h = parse(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
-  const log = [], orig = rc.RangeDecoder.prototype.decode;
-  rc.RangeDecoder.prototype.decode = function (cum, K) { log.push([cum, K]); return orig.call(this, cum, K); };
-  decodeStripe(h.refinement[0], 3, Math.ceil(Math.min(512, h.height) / 8), Math.ceil(h.width / 8));
-  rc.RangeDecoder.prototype.decode = orig;
-  const MASK = (1n << 64n) - 1n;
-  class BigDecoder {
-    constructor(bytes) {
-      const n = Math.ceil(bytes.length / 4), p = new Uint8Array(n * 4); p.set(bytes);
-      const dv = new DataView(p.buffer); this.w = [];
-      for (let i = 0; i < n; i++) this.w.push(BigInt(dv.getUint32(4 * i, true)));
-      this.pos = 0; this.point = (this.word() << 32n) | this.word(); this.lower = 0n; this.range = MASK;
-    }
-    word() { return this.pos < this.w.length ? this.w[this.pos++] : (this.pos++, 0n); }
-    decode(cum, K) {
-      const scale = this.range >> 24n, q = Number(((this.point - this.lower) & MASK) / scale);
-      let lo = 0, hi = K;
-      while (hi - lo > 1) { const m = (lo + hi) >> 1; if (cum[m] <= q) lo = m; else hi = m; }
-      this.lower = (this.lower + scale * BigInt(cum[lo])) & MASK;
-      this.range = scale * BigInt(cum[lo + 1] - cum[lo]);
-      if (this.range < 4294967296n) { this.lower = (this.lower << 32n) & MASK; this.range <<= 32n; this.point = ((this.point << 32n) & MASK) | this.word(); }
-      return lo;
-    }
-  }
-  const out = {};
-  for (const [name, D] of [['split', rc.RangeDecoder], ['bigint', BigDecoder], ['split', rc.RangeDecoder], ['bigint', BigDecoder]]) {
-    const d = new D(h.refinement[0]), t = performance.now();
-    let sum = 0;
-    for (const [cum, K] of log) sum += d.decode(cum, K);
-    out[name] = { symbols: log.length, ns_per_symbol: ((performance.now() - t) * 1e6) / log.length, checksum: sum };
-  }
-  return out;
 }"""
 
 
@@ -227,7 +186,6 @@ def main() -> None:
             cdp = page.context.new_cdp_session(page)
             cdp.send("Performance.enable")
             metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
-            range_coder = page.evaluate(RANGE, base64.b64encode(files[max(files)]).decode())
             peak = renderer_peak_rss_mb(before)
             version = browser.version
             browser.close()
@@ -250,10 +208,6 @@ def main() -> None:
             "renderer_process_vmhwm": round(peak, 1) if peak else None,
             "main_thread_js_heap_used": round(metrics.get("JSHeapUsedSize", 0) / 2**20, 1),
             "main_thread_js_heap_total": round(metrics.get("JSHeapTotalSize", 0) / 2**20, 1),
-        },
-        "range_decoder": {
-            "stripe_of": f"quality {max(files)}",
-            **{k: {kk: round(vv, 1) for kk, vv in v.items()} for k, v in range_coder.items()},
         },
         "target": "<= 2 s at quality 5",
     }

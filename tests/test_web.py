@@ -162,16 +162,16 @@ def test_assets_load_only_for_the_model_a_file_needs_and_from_the_same_origin(si
     pg = context.new_page()
     requests: list[str] = []
     pg.on("request", lambda r: requests.append(r.url))
-    pg.goto(url + "?debug=1&kernels=js&threads=1")  # plain JavaScript kernels, one thread
+    pg.goto(url + "?debug=1&threads=1")  # one thread: no helper workers
     assert not any("/models/" in u for u in requests)
-    check_against_vqcodec(pg, (DATA / "golden_v2_s8-t512-b1024.vqz").read_bytes(), "js kernels")
-    assert pg.evaluate("window.vqzLast.facts.kernels") == "js"
+    check_against_vqcodec(pg, (DATA / "golden_v2_s8-t512-b1024.vqz").read_bytes(), "one thread")
+    assert pg.evaluate("window.vqzLast.facts.kernels").startswith("wasm-simd")
     assert pg.evaluate("window.vqzLast.facts.threads") == 1
     origin = url.rsplit("/", 1)[0]
     assert all(u.startswith(origin) or u.startswith("data:") for u in requests), requests
     models = {u.split("/models/")[1].split("/")[0] for u in requests if "/models/" in u}
     assert models == {"index.json", "s8-t512-b1024"}  # no network: the file has no layer 2
-    check_against_vqcodec(pg, (DATA / "golden_v6_layers.vqz").read_bytes(), "js kernels v6")
+    check_against_vqcodec(pg, (DATA / "golden_v6_layers.vqz").read_bytes(), "one thread v6")
     assert pg.evaluate("window.vqzLast.facts.network") == 1
     assert all(u.startswith(origin) for u in requests if "/models/" in u), requests
     networks = [u.split("/models/")[1] for u in requests if "/models/networks/" in u]

@@ -1,24 +1,24 @@
-// Rebuilds web/js/gemm.wasm.js from web/js/gemm.wat (only needed after editing the .wat):
-//   npm install --prefix /tmp/wabt wabt@1.0.36 && NODE_PATH=/tmp/wabt/node_modules node web/build_wasm.mjs
-// Two builds: plain SIMD, and one whose float kernel fuses multiply-add (relaxed SIMD,
+// Rebuilds web/js/gemm.wasm.js from web/js/gemm.ts (AssemblyScript; only needed after editing it):
+//   npm install --prefix /tmp/asc assemblyscript@0.28.20 && node web/build_wasm.mjs /tmp/asc
+// Two builds: plain SIMD, and one whose float products fuse multiply-add (relaxed SIMD,
 // f32x4.relaxed_madd; Chrome 114+), used where the browser validates it.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 
-const require = createRequire(import.meta.url);
-const wabt = await require('wabt')();
+const { default: asc } = await import(pathToFileURL(`${process.argv[2]}/node_modules/assemblyscript/dist/asc.js`));
 const dir = new URL('./js/', import.meta.url);
-const wat = readFileSync(new URL('gemm.wat', dir), 'utf8');
-const fused = wat.replace(/\(f32x4\.add \(local\.get (\$\w+)\) \(f32x4\.mul \(local\.get (\$\w+)\) \(local\.get (\$\w+)\)\)\)/g,
-  '(f32x4.relaxed_madd (local.get $2) (local.get $3) (local.get $1))');
-const build = (text, features) => {
-  const mod = wabt.parseWat('gemm.wat', text, features);
-  mod.validate();
-  return Buffer.from(mod.toBinary({}).buffer);
-};
-const plain = build(wat, { simd: true }), relaxed = build(fused, { simd: true, relaxed_simd: true });
+async function build(fused) {
+  const out = {};
+  const { error, stderr } = await asc.main([
+    'gemm.ts', '--outFile', 'gemm.wasm', '-O3', '--noAssert', '--runtime', 'stub', '--initialMemory', '256', '--maximumMemory', '32768',
+    '--enable', fused ? 'simd,relaxed-simd' : 'simd', '--use', `FUSED=${fused ? 1 : 0}`, '--baseDir', dir.pathname,
+  ], { writeFile: (name, contents) => { out[name] = contents; } });
+  if (error) throw new Error(`${error.message}\n${stderr.toString()}`);
+  return Buffer.from(out['gemm.wasm']);
+}
+const plain = await build(false), fused = await build(true);
 writeFileSync(new URL('gemm.wasm.js', dir),
-  '// Generated from gemm.wat by web/build_wasm.mjs: do not edit.\n' +
+  '// Generated from gemm.ts by web/build_wasm.mjs: do not edit.\n' +
   `export const GEMM_WASM = '${plain.toString('base64')}';\n` +
-  `export const GEMM_WASM_RELAXED = '${relaxed.toString('base64')}';\n`);
-console.log(`gemm.wasm: ${plain.length} bytes, relaxed: ${relaxed.length} bytes (${(fused.match(/relaxed_madd/g) || []).length} fused)`);
+  `export const GEMM_WASM_RELAXED = '${fused.toString('base64')}';\n`);
+console.log(`gemm.wasm: ${plain.length} bytes, relaxed: ${fused.length} bytes`);

@@ -136,7 +136,6 @@ export function parse(bytes) {
   const record = (id) => h.records.find((r) => r.id === id);
   h.refineStep = record(REFINEMENT)?.param || 0;          // (refine.js reads these two)
   h.refinement = record(REFINEMENT)?.streams || [];
-  h.headerBytes = c.pos;
   return h;
 }
 

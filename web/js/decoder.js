@@ -2,7 +2,7 @@
 
 import { VqzError, parse, contentCrc, REFINEMENT, NETWORK, FILTER } from './container.js';
 import { priorOf, decodeMaps, tilesOf } from './prior.js';
-import { synthesisOf, synthesize } from './synthesis.js';
+import { synthesisOf, synthesizeRows } from './synthesis.js';
 import { applyRefinement, decodeRefinement } from './refine.js';
 import { split } from './pool.js';
 import { decodeFilter, applyFilter } from './filter.js';
@@ -24,13 +24,13 @@ export function modelParts(assets, entry) {
 
 // The code maps and the image on the pool's helpers: tiles split between them (the
 // refinement's coefficients decode here meanwhile), then bands of rows.
-async function onPool(pool, bytes, h, entry, kernels, progress) {
-  const { sizes, rects } = tilesOf(h, entry.stride);
+async function onPool(pool, bytes, h, stride, progress) {
+  const { sizes, rects } = tilesOf(h, stride);
   const codes = rects.map(([[a, b, c, d]]) => 5 * (b - a) * (d - c));
   const total = codes.reduce((x, y) => x + y, 0);
   let done = 0;
   const step = (n) => { done += n; progress('code maps', (0.6 * done) / total); };
-  const jobs = split(codes, pool.size).map((tiles, k) => pool.run(k, { task: 'maps', modelId: h.modelId, kernels, bytes: bytes.slice().buffer, tiles }, [], step));
+  const jobs = split(codes, pool.size).map((tiles, k) => pool.run(k, { task: 'maps', modelId: h.modelId, bytes: bytes.slice().buffer, tiles }, [], step));
   jobs.forEach((j) => j.catch(() => {}));   // (a failure is reported once, below)
   const coefficients = h.refinement.length ? decodeRefinement(h) : null;
   const parts = await Promise.all(jobs);
@@ -38,26 +38,14 @@ async function onPool(pool, bytes, h, entry, kernels, progress) {
   for (const other of parts.slice(1)) for (let m = 0; m < 2; m++) for (let i = 0; i < maps[m].length; i++) maps[m][i] += other[m][i];
   if (contentCrc(h, maps) !== h.crc32) throw new VqzError('damaged file: CRC mismatch over the decoded indices');
   progress('synthesis', 0.6);
-  const bands = split(new Array(sizes[0][0]).fill(1), pool.size);
-  const rows = await Promise.all(bands.map((band, k) => pool.run(k, {
-    task: 'synth', modelId: h.modelId, kernels, maps, sizes, width: h.width, height: h.height, v0: band[0], v1: band[band.length - 1] + 1,
-  })));
-  const rgb = new Uint8Array(h.width * h.height * 3);
-  let o = 0;
-  for (const r of rows) { rgb.set(r, o); o += r.length; }
+  const rgb = await pool.bands(sizes[0][0], (v0, v1) => ({ task: 'synth', modelId: h.modelId, maps, sizes, width: h.width, height: h.height, v0, v1 }), new Uint8Array(h.width * h.height * 3));
   return { maps, rgb, coefficients };
 }
 
 // The restoration network (layer 2) over the whole image, or in bands of rows on the pool.
-async function restore(pool, net, rgb, h, step, id, kernelsName) {
+async function restore(pool, net, rgb, h, step, id) {
   if (!pool || pool.size < 2) return restoreRows(await net, rgb, h.width, h.height, step, 0, h.height);
-  const bands = split(new Array(h.height).fill(1), pool.size);
-  const rows = await Promise.all(bands.map((band, k) => pool.run(k, {
-    task: 'restore', modelId: h.modelId, networkId: id, kernels: kernelsName, rgb, width: h.width, height: h.height, step, r0: band[0], r1: band[band.length - 1] + 1,
-  })));
-  let o = 0;
-  for (const r of rows) { rgb.set(r, o); o += r.length; }
-  return rgb;
+  return pool.bands(h.height, (r0, r1) => ({ task: 'restore', modelId: h.modelId, networkId: id, rgb, width: h.width, height: h.height, step, r0, r1 }), rgb);
 }
 
 // progress(stage, fraction in 0..1). With `debug`, the result carries every decoded integer.
@@ -70,10 +58,9 @@ export async function decodeVqz(bytes, assets, progress = () => {}, debug = fals
   const net = netRecord ? restoreNetOf(assets, netRecord.param) : null;   // loads meanwhile
   if (net) await assets.network(netRecord.param, 'restore-net');   // (FORMAT.md 2.4 step 10)
   if (entry.fingerprint !== h.fingerprint) throw new VqzError(`file written by other weights than model ${entry.name} (fingerprint mismatch)`);
-  const kernelsName = { js: 'js', 'wasm-simd': 'wasm-simd' }[kernels.name] || 'wasm';
   let t = performance.now(), maps, rgb, decoded = null;
   if (pool && pool.size > 1) {
-    ({ maps, rgb, coefficients: decoded } = await onPool(pool, bytes, h, entry, kernelsName, progress));
+    ({ maps, rgb, coefficients: decoded } = await onPool(pool, bytes, h, entry.stride, progress));
     times.maps_and_synthesis = -t + (t = performance.now());
   } else {
     const parts = modelParts(assets, entry);
@@ -85,7 +72,7 @@ export async function decodeVqz(bytes, assets, progress = () => {}, debug = fals
     times.maps = -t + (t = performance.now());
     const synthesis = await parts.synthesis;
     const tNet = performance.now();
-    rgb = synthesize(synthesis, maps, sizes, h.width, h.height, (d, n) => progress('synthesis', 0.6 + (0.25 * d) / n));
+    rgb = synthesizeRows(synthesis, maps, sizes, h.width, h.height, 0, sizes[0][0], (d, n) => progress('synthesis', 0.6 + (0.25 * d) / n));
     times.synthesis = -tNet + (t = performance.now());
   }
   // the layers in record order (FORMAT.md 2.2); each reads what the earlier ones leave
@@ -94,7 +81,7 @@ export async function decodeVqz(bytes, assets, progress = () => {}, debug = fals
     [REFINEMENT]: () => { refined = applyRefinement(h, rgb, (d, n) => progress('refinement', 0.85 + (0.05 * d) / n), decoded); },
     [NETWORK]: async () => {
       progress('restoration network', 0.9);
-      rgb = await restore(pool, net, rgb, h, h.refineStep ? h.refineStep / 4 : 512, netRecord.param, kernelsName);
+      rgb = await restore(pool, net, rgb, h, h.refineStep ? h.refineStep / 4 : 512, netRecord.param);
     },
     [FILTER]: (r) => {
       weights = decodeFilter(r.streams[0], h.colour === 1 ? 1 : 3);

@@ -1,22 +1,23 @@
 // The restoration filter (FORMAT.md section 8): exact weights, float32 application.
 
 import { VqzError } from './container.js';
-import { RangeDecoder, uniform } from './rangecoder.js';
 import { COLOUR } from './refine.js';
 import { kernels } from './kernels.js';
 
 // Per channel: null (not filtered) or Int32Array (filters x 13) of weights in 1/128.
 export function decodeFilter(bytes, channels) {
   if (!bytes.length) return null;
-  const dec = new RangeDecoder(bytes), out = [];
-  for (let c = 0; c < channels; c++) {
-    const mode = dec.decode(uniform(3), 3);
-    if (mode === 0) { out.push(null); continue; }
-    const z = dec.expGolomb((mode === 1 ? 1 : 4) * 13);
-    out.push(Int32Array.from(z, (v) => (v % 2 === 1 ? -(v + 1) / 2 : v / 2)));
-  }
+  const [out, status] = kernels.decoding(bytes, (dec) => {
+    const weights = [];
+    for (let c = 0; c < channels; c++) {
+      const mode = dec.uniform(3), z = mode ? dec.golomb((mode === 1 ? 1 : 4) * 13) : null;
+      weights.push(z && z.map((v) => (v % 2 === 1 ? -(v + 1) / 2 : v / 2)));
+    }
+    return [weights, dec.status()];
+  });
+  if (status === 1) throw new VqzError('damaged stream (range decoder: invalid data)');
   if (out.every((w) => w === null)) throw new VqzError('damaged filter stream (nothing filtered)');
-  if (!dec.exhausted()) throw new VqzError('damaged filter stream (trailing data)');
+  if (status === 2) throw new VqzError('damaged filter stream (trailing data)');
   return out;
 }
 
@@ -37,7 +38,7 @@ export function applyFilter(rgb, width, height, weights, refined) {
     for (let c = 0; c < channels; c++) {
       const w = weights[c];
       if (!w) continue;
-      kernels.plane(bytes, P, width, height, colour[c]);   // the colour plane, a border of 2 edge pixels
+      kernels.plane(bytes, P, width, height, ...colour[c]);   // the colour plane, a border of 2 edge pixels
       cls.fill(0);
       if (w.length > 13 && refined) {
         for (let y = 0; y < height; y++) for (let x = 0; x < width; x += 8) {
@@ -46,9 +47,9 @@ export function applyFilter(rgb, width, height, weights, refined) {
         }
       }
       wf.set(Float32Array.from(w, (v) => v / 128));
-      kernels.filter(P, cls, wf, offs, delta, width, height, colour[c]);
+      kernels.filter(P, cls, wf, offs, delta, width, height, ...colour[c]);
     }
-    kernels.addRound(bytes, delta);
+    kernels.addRound(bytes, delta, bytes.length);
     rgb.set(bytes);
   } finally {
     release();

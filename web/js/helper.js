@@ -7,15 +7,14 @@ import { modelParts } from './decoder.js';
 import { decodeMaps } from './prior.js';
 import { synthesizeRows } from './synthesis.js';
 import { restoreNetOf, restoreRows } from './restorenet.js';
-import { useKernels } from './kernels.js';
+import { ready } from './kernels.js';
 
 const assets = new Assets(new URL('../', import.meta.url));
-let kernelChoice = null;
 
 self.onmessage = async ({ data }) => {
   const { id, task } = data;
   try {
-    if (data.kernels !== kernelChoice) { useKernels(data.kernels); kernelChoice = data.kernels; }
+    await ready;   // (the decoding worker has checked it)
     const entry = await assets.model(data.modelId), parts = modelParts(assets, entry);
     if (task === 'maps') {
       const h = parse(new Uint8Array(data.bytes)), prior = await parts.prior;

@@ -2,8 +2,7 @@
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const debug = params.has('debug'), kernelChoice = params.get('kernels');   // ?debug=1, ?kernels=js
-const threads = Number(params.get('threads')) || undefined;                  // ?threads=1
+const debug = params.has('debug'), threads = Number(params.get('threads')) || undefined;   // ?debug=1, ?threads=1
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 let nextId = 0, pending = null, downloadUrl = null;
 
@@ -28,8 +27,7 @@ export function decodeBytes(bytes, options = {}) {
   if (pending) pending.reject(new Error('superseded by another file'));
   return new Promise((resolve, reject) => {
     pending = { id: ++nextId, resolve, reject };
-    const choice = { ...(kernelChoice ? { kernels: kernelChoice } : {}), ...(threads ? { threads } : {}) };
-    worker.postMessage({ id: pending.id, bytes, debug, ...choice, ...options }, [bytes]);
+    worker.postMessage({ id: pending.id, bytes, debug, ...(threads ? { threads } : {}), ...options }, [bytes]);
   });
 }
 

@@ -37,6 +37,16 @@ export class Pool {
       this.helpers[k].postMessage({ ...task, id }, transfer);
     });
   }
+
+  // n rows in bands, one a helper: task(r0, r1) the task of rows [r0, r1), its result their
+  // bytes, set one after the other into `out`
+  async bands(n, task, out) {
+    const bands = split(new Array(n).fill(1), this.size);
+    const rows = await Promise.all(bands.map((band, k) => this.run(k, task(band[0], band[band.length - 1] + 1))));
+    let o = 0;
+    for (const r of rows) { out.set(r, o); o += r.length; }
+    return out;
+  }
 }
 
 // Split items with weights into k contiguous runs of about equal weight.

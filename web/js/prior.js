@@ -1,20 +1,22 @@
 // The integer prior int8-prior-1 (FORMAT.md sections 3-4) and the decoding of the code maps.
 
 import { VqzError, mapSizes, tileRects } from './container.js';
-import { RangeDecoder, tableOfIntegerRow } from './rangecoder.js';
-import { kernels, convTPhases, convT, ACC } from './kernels.js';
+import { kernels, convTPhases, heapBytes, ACC } from './kernels.js';
 
 const GROUP_POSITIONS = 8192;     // bottom-map codes decoded in lockstep (bounds memory)
 
-// One level's tensors, with the weights as matrices (K, N) for the GEMMs; p.matrices, p.layers
-// and p.luts: everything kernels.js copies ahead.
+// One level's tensors, with the weights as matrices (K, N) for the GEMMs, N a layer's outputs;
+// p.layers and p.luts: everything kernels.js copies ahead.
 function levelTensors(t, level, cfg) {
   const g = (n) => t[`${level}.${n}`];
   const int8 = (n) => g(n).data;   // (K, N) matrices
+  // a layer's requantization (FORMAT.md 4.2) in the module's form (kernels.js rq): (y + b) mul
+  // >> S, mul = 2^(S - sh), S the largest shift; the shipped models' shifts are all in 0..30
   const layer = (n) => {
     const l = { b: Int32Array.from(g(`${n}.b`).data), sh: Int32Array.from(g(`${n}.sh`).data) };
-    l.S = Math.max(...l.sh);      // the module's form (kernels.js rq), where every shift is in 0..30
-    if (l.sh.every((k) => k >= 0 && k <= 30)) l.mul = Int32Array.from(l.sh, (k) => 2 ** (l.S - k));
+    if (!l.sh.every((k) => k >= 0 && k <= 30)) throw new VqzError(`prior layer ${level}.${n}: shifts outside 0..30 are not supported here`);
+    l.S = Math.max(...l.sh);
+    l.mul = Int32Array.from(l.sh, (k) => 2 ** (l.S - k));
     return l;
   };
   const p = { cfg, K: cfg.codes, E: cfg.embed_dim, C: cfg.channels, L: cfg.layers };
@@ -32,8 +34,6 @@ function levelTensors(t, level, cfg) {
   const split = (m, rows, cin, n) => { m.w1 = m.w.subarray(0, rows * cin * n); m.w2 = m.w.subarray(rows * cin * n); };
   split(p.first, 3, p.E, p.C);
   p.conv.forEach((m) => split(m, 3, p.C, p.C));
-  p.matrices = [[p.first.w1, 3 * p.E, p.C], [p.first.w2, p.E, p.C], [p.head1.w, p.C, p.C], [p.head2.w, p.C, p.K]];
-  for (let l = 0; l < p.L; l++) p.matrices.push([p.conv[l].w1, 3 * p.C, p.C], [p.conv[l].w2, 2 * p.C, p.C], [p.mix[l].w, p.C, p.C]);
   p.layers = [p.first, ...p.conv, ...p.mix, p.head1, p.head2];
   p.luts = [...p.lutConv, ...p.lutMix, p.lutHead1, p.lutHead2];
   if (cfg.cond_codes > 0) {
@@ -47,18 +47,17 @@ function levelTensors(t, level, cfg) {
     const wo = new Int8Array(oi * oo);
     for (let o = 0; o < oo; o++) for (let i = 0; i < oi; i++) wo[i * oo + o] = out.data[o * oi + i];
     const cp = p.cond = {
-      embed: g('cond.embed').data, E: g('cond.embed').shape[1], CC, OUT: oo,
+      embed: g('cond.embed').data, E: g('cond.embed').shape[1], CC,
       conv0: conv3('cond.conv0.w'), conv1: conv3('cond.conv1.w'),
       up: { phases: convTPhases(up, Int8Array), ...layer('cond.up') }, out: { w: wo, ...layer('cond.out') },
       lut: [g('lut.cond0').data, g('lut.cond1').data, g('lut.cond2').data],
     };
-    cp.conv0.rows.forEach((w) => p.matrices.push([w, 3 * cp.E, CC]));
-    cp.conv1.rows.forEach((w) => p.matrices.push([w, 3 * CC, CC]));
-    cp.up.phases.forEach((w) => p.matrices.push([w, 2 * CC, CC]));
-    p.matrices.push([wo, CC, oo]);
     p.layers.push(cp.conv0, cp.conv1, cp.up, cp.out);
     p.luts.push(...cp.lut);
   }
+  // the module's products take N a multiple of 16 and K even (all the shipped models' sizes)
+  const cp = p.cond || { CC: 16, E: 2 };
+  if ([p.C, p.K, cp.CC].some((n) => n % 16) || [p.E, cp.E].some((n) => n % 2)) throw new VqzError(`prior ${level}: sizes these kernels do not support`);
   return p;
 }
 
@@ -66,9 +65,16 @@ export function priorOf(tensors, config) {
   return { top: levelTensors(tensors, 'top', config.prior_top), bottom: levelTensors(tensors, 'bottom', config.prior_bottom) };
 }
 
-// every |acc + B| is below 2^31 (2^22 for the shipped models): int32 shifts are exact
-const requant = (acc, layer, c) => { const sh = layer.sh[c]; return sh >= 0 ? (acc + layer.b[c]) >> sh : (acc + layer.b[c]) * (1 << -sh); };
 const I16 = { lo: -32768, hi: 32767 };
+
+// The upsampling of the conditioning (ConvTranspose2d 4x4 stride 2, its phases by
+// kernels.js convTPhases): x zero-bordered (h + 3 rows of w + 2 pixels, c channels) into out
+// (2h, 2w, c) int32.
+function convT(x, h, w, c, phases, out) {
+  for (let m = 0; m < h; m++) for (let py = 0; py < 2; py++) for (let px = 0; px < 2; px++) for (let a = 0; a < 2; a++) {
+    kernels.igemm(x, ((m + a + py) * (w + 2) + px) * c, c, phases[(py * 2 + px) * 2 + a], out, ((2 * m + py) * 2 * w + px) * c, 2 * c, w, 2 * c, c, a ? ACC : 0);
+  }
+}
 
 // Conditioning features of one top tile (h, w indices) into x3 (2h, 2w, CC) int16, before the
 // final 1x1 convolution, which runs per wavefront (FORMAT.md 4.3). ws: scratch from heap(),
@@ -86,24 +92,8 @@ function conditioning(cp, top, h, w, x3, ws) {
   };
   conv(x0, E, cp.conv0, cp.lut[0], x1);
   conv(x1, CC, cp.conv1, cp.lut[1], x2);
-  convT(kernels.igemm, x2, h, w, CC, cp.up.phases, CC, acc, 0, 2 * w, CC);
+  convT(x2, h, w, CC, cp.up.phases, acc);
   kernels.rq({ rows: 4 * h * w, cols: CC, y: [acc, 0, CC], d16: [x3, 0, CC], layer: cp.up, lut: cp.lut[2], ...I16 });
-}
-
-// Logits row -> frequencies summing to 2^23 (FORMAT.md 4.5), into f.
-function frequencies(logits, K, EXP, f) {
-  let max = -Infinity, arg = 0;
-  for (let s = 0; s < K; s++) if (logits[s] > max) { max = logits[s]; arg = s; }
-  let sum = 0;
-  for (let s = 0; s < K; s++) { const d = max - logits[s]; f[s] = EXP[d > 1023 ? 1023 : d]; sum += f[s]; }
-  const num = (2 ** 23 - K) * 2 ** 29;
-  let M = Math.floor(num / sum);
-  while (M * sum > num) M--;
-  while ((M + 1) * sum <= num) M++;
-  let total = 0;
-  for (let s = 0; s < K; s++) { f[s] = Math.floor((f[s] * M) / 2 ** 29) + 1; total += f[s]; }
-  f[arg] += 2 ** 23 - total;
-  return f;
 }
 
 // A masked layer at the wavefront's positions, tile by tile, reading the stored inputs in
@@ -118,8 +108,6 @@ function masked(st, runs, src, CIN, t, w1, w2, kTop, kLow, Y, COUT) {
   }
 }
 
-const heapBytes = (n, bpe) => Math.ceil((n * bpe) / 64) * 64 + 64;
-
 // Decode every tile of one level into `map` (H x W, Int32Array), in lockstep over the
 // wavefronts. tiles: [{rect: [r0, r1, c0, c1], stream, top}] (top: the top tile's indices, for
 // the bottom level's conditioning). Per tile, the embeddings, each masked layer's inputs G(x)
@@ -130,29 +118,33 @@ function decodeLevel(p, map, W, tiles, onStep) {
   const dims = tiles.map((t) => [t.rect[1] - t.rect[0], t.rect[3] - t.rect[2]]);
   const most = dims.reduce((n, [h, w]) => n + Math.min(h, Math.ceil(w / 2)), 0) + 2;
   const th = Math.max(...dims.map(([h]) => h / 2)), tw = Math.max(...dims.map(([, w]) => w / 2)), tn = (th + 3) * (tw + 2);
-  let bytes = heapBytes(most * C, 2) + heapBytes(most * Math.max(C, K), 4) + heapBytes(most * C, 4) + heapBytes(most * (K + 1), 4);
+  let bytes = heapBytes(most * C, 2) + heapBytes(most * Math.max(C, K), 4) + 3 * heapBytes(most * C, 4) + heapBytes(K + 1, 4) + heapBytes(32 * tiles.length, 1);
   for (const [h, w] of dims) bytes += heapBytes((h + 3) * (w + 2) * E, 2) + L * heapBytes((h + 3) * (w + 2) * C, 2) + (cp ? heapBytes(h * w * cp.CC, 2) : 0);
+  for (const t of tiles) bytes += heapBytes(t.stream.length + 3, 1);
   if (cp) bytes += heapBytes(most * CL, 4) + heapBytes(tn * cp.E, 2) + 2 * heapBytes(tn * cp.CC, 2) + heapBytes(4 * th * tw * cp.CC, 4);
-  for (const [w, k, n] of p.matrices) kernels.prepare(w, k, n);
-  for (const l of p.layers) { kernels.table(l.b); if (l.mul) kernels.table(l.mul); }
+  for (const l of p.layers) {   // its matrices: kernel rows, phases, the masked layers' two parts or one
+    for (const m of l.rows || l.phases || (l.w1 ? [l.w1, l.w2] : [l.w])) kernels.prepare(m, m.length / l.b.length, l.b.length);
+    kernels.table(l.b);
+    kernels.table(l.mul);
+  }
   for (const lut of p.luts) kernels.table(lut, Int8Array);
   kernels.table(p.head2.sh); kernels.table(p.exp, Float64Array);
   const release = kernels.frame(bytes);
   try {
     const X = kernels.heap(Int16Array, most * C), Y = kernels.heap(Int32Array, most * Math.max(C, K)), x = kernels.heap(Int32Array, most * C);
-    const cums = kernels.heap(Int32Array, most * (K + 1));
+    const cum = kernels.heap(Int32Array, K + 1), ps = kernels.heap(Int32Array, most), syms = kernels.heap(Int32Array, most);
+    const states = kernels.decoders(tiles.map((t) => t.stream));   // the tiles' range decoders
     const Yc = cp ? kernels.heap(Int32Array, most * CL) : null;
     const ws = cp && { x0: kernels.heap(Int16Array, tn * cp.E), x1: kernels.heap(Int16Array, tn * cp.CC), x2: kernels.heap(Int16Array, tn * cp.CC), acc: kernels.heap(Int32Array, 4 * th * tw * cp.CC) };
     const st = tiles.map((t, k) => {
       const [h, w] = dims[k], ws = w + 2, n = (h + 3) * ws;
       const emb = kernels.heap(Int16Array, n * E), A = [];
       for (let l = 0; l < L; l++) A.push(kernels.heap(Int16Array, n * C));
-      return { rect: t.rect, h, w, ws, dec: new RangeDecoder(t.stream), emb, A, x3: cp ? kernels.heap(Int16Array, h * w * cp.CC) : null };
+      return { rect: t.rect, h, w, ws, emb, A, x3: cp ? kernels.heap(Int16Array, h * w * cp.CC) : null };
     });
     if (cp) st.forEach((s, k) => conditioning(cp, tiles[k].top, s.h / 2, s.w / 2, s.x3, ws));
     const steps = Math.max(...st.map((s) => s.w + 2 * (s.h - 1)));
-    const f = new Float64Array(K), cum = new Float64Array(K + 1), lg = new Int32Array(K);
-    const ps = new Int32Array(most), pi = new Int32Array(most), pj = new Int32Array(most);
+    const pi = new Int32Array(most), pj = new Int32Array(most);
     const embOf = (s) => s.emb;
     // x (rows n0.. of a run) = clamp16(d + add) and, through lut, G(x) into `into`: the stored
     // input of the next masked layer at the run's positions (rows ws - 2 positions apart)
@@ -192,16 +184,9 @@ function decodeLevel(p, map, W, tiles, onStep) {
       kernels.igemm(X, 0, C, p.head1.w, Y, 0, C, N, C, C);
       kernels.rq({ rows: N, cols: C, y: [Y, 0, C], layer: p.head1, d16: [X, 0, C], lut: p.lutHead2, ...I16 });
       kernels.igemm(X, 0, C, p.head2.w, Y, 0, K, N, C, K);
-      if (!kernels.symbols(Y, N, K, p.head2, p.exp, cums)) {
-        for (let n = 0; n < N; n++) {
-          for (let c = 0; c < K; c++) lg[c] = requant(Y[n * K + c], p.head2, c);
-          tableOfIntegerRow(frequencies(lg, K, p.exp, f), K, 23, cum);
-          cums.set(cum, n * (K + 1));
-        }
-      }
+      if (kernels.symbols(Y, N, K, p.head2, p.exp, cum, states, ps, syms)) throw new VqzError('damaged stream (range decoder: invalid data)');
       for (let n = 0; n < N; n++) {
-        const s = st[ps[n]], i = pi[n], j = pj[n], sym = s.dec.decode(cums, K, n * (K + 1));
-        if (sym >= K) throw new VqzError('damaged stream (index outside the codebook)');
+        const s = st[ps[n]], i = pi[n], j = pj[n], sym = syms[n];
         map[(s.rect[0] + i) * W + s.rect[2] + j] = sym;
         s.emb.set(p.embed.subarray(sym * E, (sym + 1) * E), ((i + 1) * s.ws + j + 1) * E);
       }

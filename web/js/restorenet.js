@@ -72,7 +72,7 @@ function network(net, rgb, width, ya, hh, yb, xa, ww, xb, phase, filmed) {
     let f = padded(h, w, C), g = padded(h, w, C);
     for (let i = 0; i < convs.length - 1; i++) {
       conv3(i ? g : input, convs[i], f);
-      kernels.film(f.a, f.at, (f.h - 1) * (f.w + 2) + f.w, C, factors[i]);
+      kernels.film(f.a.subarray(f.at), (f.h - 1) * (f.w + 2) + f.w, C, factors[i]);
       clearBorder(f);
       [f, g] = [g, f];
     }

@@ -1,19 +1,21 @@
 // The float synthesis network: code maps to pixels (FORMAT.md section 9), float32 GEMMs (kernels.js)
 // on activations kept zero-bordered in the kernels' heap.
 
-import { kernels, convTPhases, convT, winoBytes, ACC, RELU } from './kernels.js';
+import { kernels, convTPhases, winoBytes, ACC, RELU, RELU_IN } from './kernels.js';
 
 const pad16 = (n) => Math.ceil(n / 16) * 16;
 
-// A Conv2d layer (out, in, kh, kw) as GEMM rows (ky, kx, in), columns out padded with zeros to
-// co; 3x3: one matrix per kernel row (rows); the bias padded to co.
-export function convLayer({ data, shape: [co0, ci, kh, kw] }, bias, co = pad16(co0)) {
-  const w = new Float32Array(kh * kw * ci * co), b = new Float32Array(co);
-  for (let o = 0; o < co0; o++) for (let i = 0; i < ci; i++) for (let k = 0; k < kh * kw; k++) w[(k * ci + i) * co + o] = data[((o * ci + i) * kh * kw) + k];
-  b.set(bias.data);
-  const size = 3 * ci * co, rows = kh === 3 ? [0, 1, 2].map((ky) => w.subarray(ky * size, (ky + 1) * size)) : null;
-  const layer = { w, b, ci, co, rows, matrices: rows ? rows.map((r) => [r, 3 * ci, co]) : [[w, ci, co]] };
-  if (kh === 3 && ci % 4 === 0) winograd(layer, 3, (i, o, a, c) => (o < co0 ? data[((o * ci + i) * 3 + a) * 3 + c] : 0));
+// A Conv2d layer (out, in, kh, kw), 1x1 or 3x3, its outputs padded with zeros to co: a 1x1 as
+// the GEMM matrix w (in, co), a 3x3 by Winograd's transforms (conv3); the bias padded to co.
+export function convLayer({ data, shape: [co0, ci, kh] }, bias, co = pad16(co0)) {
+  const layer = { ci, co, b: new Float32Array(co) };
+  layer.b.set(bias.data);
+  if (kh === 3) {
+    winograd(layer, 3, (i, o, a, c) => (o < co0 ? data[((o * ci + i) * 3 + a) * 3 + c] : 0));
+  } else {
+    layer.w = new Float32Array(ci * co);
+    for (let o = 0; o < co0; o++) for (let i = 0; i < ci; i++) layer.w[i * co + o] = data[o * ci + i];
+  }
   return layer;
 }
 
@@ -21,6 +23,7 @@ export function convLayer({ data, shape: [co0, ci, kh, kw] }, bias, co = pad16(c
 // G g G' per (in, out)), or 2x2 kernels (F(2x2, 2x2), per phase of an upsampling layer)
 function winograd(layer, k, g, phases = 1) {
   const { ci, co } = layer, G = k === 3 ? [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]] : [[1, 0], [1, 1], [0, 1]];
+  if (ci % 4) throw new Error(`a convolution of ${ci} channels (the kernels take multiples of 4)`);
   layer.wino = [];
   for (let ph = 0; ph < phases; ph++) for (const gx of G) for (const gv of G) {
     const m = new Float32Array(ci * co);
@@ -31,39 +34,36 @@ function winograd(layer, k, g, phases = 1) {
     }
     layer.wino.push(m);
   }
-  layer.matrices.push(...layer.wino.map((m) => [m, ci, co]));
 }
 
-// A ConvTranspose2d 4x4 stride 2 padding 1 layer (in, out, 4, 4): as its four output phases
-// (kernels.js convT), or, for few outputs (co < 16), as a 3x3 convolution with the phases as
-// 4 co outputs (rows (r, s, in): the input at offset (r - 1, s - 1) feeds phase (py, px) where
-// r - py and s - px are 0 or 1, through the taps convTPhases uses).
+// A ConvTranspose2d 4x4 stride 2 padding 1 layer (in, out, 4, 4): its four output phases by
+// Winograd F(2x2, 2x2), or, for few outputs (co < 16), a 3x3 convolution with the phases as
+// 4 co outputs (the input at offset (r - 1, s - 1) feeds phase (py, px) where r - py and
+// s - px are 0 or 1, through the taps convTPhases uses).
 function upLayer(weight, bias) {
   const [ci, co] = weight.shape;
   if (co % 16 === 0) {
     const phases = convTPhases(weight, Float32Array);
-    const L = { ci, co, phases, b: Float32Array.from(bias.data), matrices: phases.map((m) => [m, 2 * ci, co]) };
+    const L = { ci, co, phases, b: Float32Array.from(bias.data) };
     winograd(L, 2, (i, o, a, b, ph) => phases[ph * 2 + a][(b * ci + i) * co + o], 4);
     return L;
   }
-  const N = pad16(4 * co), w = new Float32Array(9 * ci * N), b = new Float32Array(N);
-  for (let r = 0; r < 3; r++) for (let s = 0; s < 3; s++) for (let py = 0; py < 2; py++) for (let px = 0; px < 2; px++) {
-    const a = r - py, bb = s - px;
-    if (a < 0 || a > 1 || bb < 0 || bb > 1) continue;
-    for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) w[((r * 3 + s) * ci + i) * N + (py * 2 + px) * co + o] = weight.data[((i * co + o) * 4 + 3 - 2 * a - py) * 4 + 3 - 2 * bb - px];
-  }
-  for (let ph = 0; ph < 4; ph++) b.set(bias.data, ph * co);
-  const rows = [0, 1, 2].map((r) => w.subarray(r * 3 * ci * N, (r + 1) * 3 * ci * N));
-  const layer = { b, ci, co: N, rows, matrices: rows.map((m) => [m, 3 * ci, N]) };
-  if (ci % 4 === 0) winograd(layer, 3, (i, o, r, c) => w[((r * 3 + c) * ci + i) * N + o]);
-  return { ci, co, N, layer, matrices: layer.matrices };
+  const N = pad16(4 * co), layer = { ci, co: N, b: new Float32Array(N) };
+  for (let ph = 0; ph < 4; ph++) layer.b.set(bias.data, ph * co);
+  winograd(layer, 3, (i, o, r, s) => {
+    const ph = Math.floor(o / co), py = ph >> 1, px = ph & 1, a = r - py, b = s - px;
+    if (ph > 3 || a < 0 || a > 1 || b < 0 || b > 1) return 0;
+    return weight.data[((i * co + (o % co)) * 4 + 3 - 2 * a - py) * 4 + 3 - 2 * b - px];
+  });
+  return { ci, co, N, layer };
 }
 
 // the constants of layers, copied into the kernels' module ahead of a frame
 export function prepare(layers) {
-  for (const l of layers) {
-    for (const [m, k, n] of l.matrices) kernels.prepare(m, k, n, true);
-    kernels.table(l.b || l.layer.b, Float32Array);
+  for (const x of layers) {
+    const l = x.layer || x;   // (an upsampling layer of few outputs: its 3x3 convolution)
+    for (const m of l.wino || [l.w]) kernels.prepare(m, l.ci, l.co, true);
+    kernels.table(l.b, Float32Array);
     if (l.taps) kernels.table(l.taps, Float32Array);
   }
 }
@@ -78,16 +78,8 @@ export function clearBorder({ a, h, w, c }) {
 }
 
 // 3x3 same convolution (zero padding) of x into y (y.c = layer.co), plus bias; flags RELU: of
-// the output. By Winograd's transforms where the kernels have them (kernels.wino), else:
-// output (i, j) for kernel row ky reads the 3 ci values at ((i + ky) wp + j) ci: rows ci
-// apart, so three accumulating products in place (the wp - w junk outputs of each row land in
-// y's border, cleared after).
-export function conv3(x, layer, y, flags = 0) {
-  if (layer.wino && kernels.wino) return kernels.wino(x, layer, y, flags);
-  const wp = x.w + 2, M = x.h * wp - 2;
-  for (let ky = 0; ky < 3; ky++) kernels.gemm(x.a, ky * wp * x.c, x.c, layer.rows[ky], y.a, y.at, y.c, M, 3 * x.c, layer.co, ky ? ACC | (ky === 2 ? flags : 0) : 0, ky ? null : layer.b);
-  clearBorder(y);
-}
+// the output, RELU_IN: of the input
+export const conv3 = (x, layer, y, flags = 0) => kernels.wino(x, layer, y, flags);
 
 // 1x1: y = (flags & ACC ? y : 0) + x W + bias, over the pixels
 function conv1(x, layer, y, flags) {
@@ -95,10 +87,9 @@ function conv1(x, layer, y, flags) {
   clearBorder(y);
 }
 
-// an upLayer on x into y (2h, 2w, co) (flags RELU: of the output); the phase buffer f for few outputs
+// an upLayer on x into y (2h, 2w, co) (flags as conv3's); the phase buffer f for few outputs
 function up(x, L, y, flags, f) {
-  if (L.phases && L.wino && kernels.wino) return kernels.wino(x, L, y, flags);
-  if (L.phases) return convT(kernels.gemm, x.a, x.h, x.w, x.c, L.phases, L.co, y.a, y.at, y.w + 2, y.c, flags, L.b);
+  if (L.phases) return kernels.wino(x, L, y, flags);
   conv3(x, L.layer, f, flags);
   const { co, N } = L, wp = x.w + 2, Wp = y.w + 2;
   for (let m = 0; m < x.h; m++) for (let n = 0; n < x.w; n++) for (let ph = 0; ph < 4; ph++) {
@@ -138,7 +129,7 @@ export const roundEven = (v) => { const r = Math.round(v); return r - v === 0.5 
 // The network on one window: top (h, w) and bottom (2h, 2w) indices -> RGB bytes (2sh, 2sw).
 function network(net, top, bottom, h, w) {
   const d = net.top.shape[1], H = 2 * h, W = 2 * w, C = net.first.co, RC = net.blocks.length ? net.blocks[0][0].co : 16, Kb = net.bottom.shape[0];
-  let bytes = bytesOf(h, w, d) + bytesOf(H, W, d) + 2 * bytesOf(H, W, C) + bytesOf(H, W, RC) + 4 * (H + 2) * (W + 2) + 128 + winoBytes(W << Math.max(0, net.ups.length - 1), 128, 128);
+  let bytes = bytesOf(h, w, d) + bytesOf(H, W, d) + bytesOf(H, W, C) + bytesOf(H, W, RC) + 4 * (H + 2) * (W + 2) + 128 + winoBytes(W << Math.max(0, net.ups.length - 1), 128, 128);
   for (let k = 0, hh = H, ww = W; k < net.ups.length; k++, hh *= 2, ww *= 2) {
     const L = net.ups[k];
     bytes += bytesOf(2 * hh, 2 * ww, L.co) + (L.phases ? 0 : bytesOf(hh, ww, L.N));
@@ -155,16 +146,14 @@ function network(net, top, bottom, h, w) {
     let x = padded(H, W, C);
     conv3(x0, net.first, x);
     kernels.taps(x.a, x.at, codes, net.first.taps, H, W, C, Kb);
-    const r = padded(H, W, RC), xr = padded(H, W, C);
+    const r = padded(H, W, RC);
     for (const [c1, c2] of net.blocks) {
-      kernels.relu(x.a, xr.a);
-      conv3(xr, c1, r, RELU);
+      conv3(x, c1, r, RELU_IN | RELU);
       conv1(r, c2, x, ACC);
     }
-    kernels.relu(x.a, x.a);
-    for (const L of net.ups) {                  // ReLU before each
+    for (const [k, L] of net.ups.entries()) {   // a ReLU before each
       const y = padded(2 * x.h, 2 * x.w, L.co);
-      up(x, L, y, L === net.ups[net.ups.length - 1] ? 0 : RELU, L.phases ? null : padded(x.h, x.w, L.N));
+      up(x, L, y, (k ? 0 : RELU_IN) | (k < net.ups.length - 1 ? RELU : 0), L.phases ? null : padded(x.h, x.w, L.N));
       x = y;
     }
     const rgb = new Uint8Array(x.h * x.w * 3), a = x.a;
@@ -210,9 +199,4 @@ export function synthesizeRows(net, maps, sizes, width, height, v0, v1, progress
     if (progress) progress(n + 1, windows.length);
   });
   return out;
-}
-
-// The whole image: (height, width, 3) RGB bytes.
-export function synthesize(net, maps, sizes, width, height, progress) {
-  return synthesizeRows(net, maps, sizes, width, height, 0, sizes[0][0], progress);
 }

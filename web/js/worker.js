@@ -1,22 +1,23 @@
-// Decodes in a worker: {bytes, debug, kernels, threads} in; progress, then {type: 'result'} or
+// Decodes in a worker: {bytes, debug, threads} in; progress, then {type: 'result'} or
 // {type: 'error'} out. With threads > 1 a pool of helper workers decodes the tiles and
 // synthesizes bands of rows; default: the cores (at most 4) where there are 4 or more, else 1
 // (measured: two threads on a loaded 2-core machine were slower than one).
 
 import { Assets } from './assets.js';
 import { decodeVqz } from './decoder.js';
-import { useKernels } from './kernels.js';
+import { ready } from './kernels.js';
+import { VqzError } from './container.js';
 import { Pool } from './pool.js';
 
 const assets = new Assets(new URL('../', import.meta.url));
-let kernelsName = null, pool = null;
+let pool = null;
 const CORES = self.navigator?.hardwareConcurrency || 1, DEFAULT_THREADS = CORES >= 4 ? Math.min(4, CORES) : 1;
 
 self.onmessage = async ({ data }) => {
-  const { id, bytes, debug = false, kernels = 'wasm' } = data;
+  const { id, bytes, debug = false } = data;
   let last = 0;
   try {
-    if (kernelsName === null || data.kernels) kernelsName = useKernels(kernels);
+    if (!(await ready)) throw new VqzError('this browser has no WebAssembly SIMD (Chrome 91, Firefox 89, Safari 16.4 or newer have it)');
     const threads = Math.max(1, Math.min(8, data.threads || DEFAULT_THREADS));
     if (pool && (pool.broken || pool.size !== threads)) { pool.close(); pool = null; }
     if (!pool && threads > 1) pool = new Pool(threads);
