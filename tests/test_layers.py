@@ -30,7 +30,7 @@ class MeanShiftLayer(Layer):
         frame.image = self._shifted(frame.image, shift)
         return Coded(shift + 256)
 
-    def decode(self, frame: Frame, coded: Coded, prepared: object = None) -> None:
+    def decode(self, frame: Frame, coded: Coded) -> None:
         if coded.param:
             frame.image = self._shifted(frame.image, coded.param - 256)
 
@@ -78,7 +78,7 @@ def test_the_layer_changes_the_pixels_by_its_shift(with_toy_layer, monkeypatch):
     parsed = bitstream.unpack(data)
     shift = parsed.header.layers[-1].param - 256
     with_layer = np.asarray(vqcodec.decompress(data)).astype(int)
-    monkeypatch.setattr(MeanShiftLayer, "decode", lambda self, frame, coded, prepared=None: None)
+    monkeypatch.setattr(MeanShiftLayer, "decode", lambda self, frame, coded: None)
     without = np.asarray(vqcodec.decompress(data)).astype(int)
     assert shift == 3
     np.testing.assert_array_equal(with_layer, np.clip(without + shift, 0, 255))

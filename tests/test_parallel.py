@@ -7,14 +7,12 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import torch
 
-from vqcodec.api import compress_image, decode_indices, decompress, load_codec
+from vqcodec.api import compress_image, decode_indices, load_codec
 from vqcodec.coding import parallel
 from vqcodec.errors import CorruptStreamError
-from vqcodec.format import bitstream
 from vqcodec.format.tiles import TileGrid
 from vqcodec.model import codec as codec_module
 from vqcodec.model.codec import map_sizes
@@ -79,41 +77,6 @@ def test_a_damaged_tile_fails_in_a_worker_with_one_message(monkeypatch):
     data[-40:] = bytes(40)  # the last tiles' streams
     with pytest.raises(CorruptStreamError):
         decode_indices(bytes(data))
-
-
-def _cube(x: int) -> int:
-    if x < 0:
-        raise CorruptStreamError(f"bad {x}")
-    return x**3
-
-
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_in_background_returns_the_value_or_raises_the_error(monkeypatch, workers):
-    monkeypatch.setenv("VQCODEC_WORKERS", workers)
-    with parallel.in_background(_cube, 3) as result:
-        here = sum(range(10))  # the caller's work meanwhile
-        assert result() == 27 and here == 45
-    with pytest.raises(CorruptStreamError, match="bad -2"), parallel.in_background(_cube, -2) as r:
-        r()
-
-
-def test_the_refinement_decoded_beside_the_maps_gives_the_same_pixels(monkeypatch):
-    """`pipeline.decode` entropy-decodes the refinement on a worker while the maps decode: the
-    same image as in one process; a damaged refinement stream fails with one message (the
-    CRC's, found while the worker decodes the damaged stream)."""
-    data = compress_image(photo(96, 160, seed=13), tile=4, quality=9).data
-    images = {}
-    for workers in ("1", "2"):
-        monkeypatch.setenv("VQCODEC_WORKERS", workers)
-        images[workers] = np.asarray(decompress(data))
-    assert np.array_equal(images["1"], images["2"])
-    parsed = bitstream.unpack(data)
-    stream = parsed.coded(bitstream.REFINEMENT_ID).streams[0]
-    start = data.index(stream)
-    damaged = bytearray(data)
-    damaged[start : start + len(stream)] = bytes(reversed(stream))
-    with pytest.raises(CorruptStreamError):
-        decompress(bytes(damaged))
 
 
 SLEEPER = """

@@ -19,17 +19,11 @@ import numpy as np
 import torch
 
 from vqcodec import layers, zoo
-from vqcodec.coding import parallel
 from vqcodec.errors import ModelError
 from vqcodec.format import bitstream
 from vqcodec.layers import Coded, Frame, Layer, refine
 from vqcodec.layers.maps import BaseImage, MapsLayer
 from vqcodec.model.codec import DEFAULT_TILE, Codec, EncodedImage, index_bytes
-
-# Images up to this size decode their layers' streams beside the code maps: below it the
-# coarsest map decodes in one process (`model.codec.PARALLEL_POSITIONS` codes at 1/8) and leaves
-# a core free; above it the maps keep both cores busy and the coefficients would cross a pipe.
-BACKGROUND_PIXELS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -188,30 +182,8 @@ def decode_maps(parsed: bitstream.Parsed, codec: Codec) -> tuple[Frame, list[tor
 
 def decode(parsed: bitstream.Parsed, codec: Codec) -> np.ndarray:
     """A checked file (`vqcodec.format.vqz_input.read_vqz`) decoded by its model:
-    H x W x 3 uint8. The layers' stream-only work (`Layer.prepare`: the refinement's entropy
-    decoding) runs on the other core while the code maps decode, where a core is free for it
-    (on one image of at most BACKGROUND_PIXELS: a larger one keeps both cores busy on its maps)."""
-    header = parsed.header
-    coded = {layer.name: parsed.coded(layer.layer_id) for layer in layers.RESIDUAL_LAYERS}
-    size = (header.width, header.height, channels_of(header.colour))
-    waiting = any(layer.prepares and coded[layer.name].present for layer in layers.RESIDUAL_LAYERS)
-    if waiting and header.width * header.height <= BACKGROUND_PIXELS:
-        with parallel.in_background(prepare_layers, coded, *size) as prepared:
-            frame, _ = decode_maps(parsed, codec)
-            ready = prepared()
-    else:
-        frame, _ = decode_maps(parsed, codec)
-        ready = prepare_layers(coded, *size)
+    H x W x 3 uint8."""
+    frame, _ = decode_maps(parsed, codec)
     for layer in layers.RESIDUAL_LAYERS:
-        layer.decode(frame, coded[layer.name], ready[layer.name])
+        layer.decode(frame, parsed.coded(layer.layer_id))
     return frame.image
-
-
-def prepare_layers(
-    coded: dict[str, Coded], width: int, height: int, channels: int
-) -> dict[str, object]:
-    """Every layer's `prepare` of its streams (module level: it runs on a worker process)."""
-    return {
-        layer.name: layer.prepare(coded[layer.name], width, height, channels)
-        for layer in layers.RESIDUAL_LAYERS
-    }

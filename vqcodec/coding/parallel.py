@@ -66,25 +66,6 @@ def run(fn: Callable[..., R], jobs: Sequence[tuple], shared: Any) -> list[R]:
 
 
 @contextlib.contextmanager
-def in_background(fn: Callable[..., R], *args: Any) -> Iterator[Callable[[], R]]:
-    """Start fn(*args) on a forked worker process and run the caller's block meanwhile; the
-    yielded `result()` waits for fn's value (or raises its exception). `fn` and `args` are
-    pickled (a module-level function), as is the value. Leaving the block stops the worker.
-    With one core, without fork, or in a daemonic worker (which may not have children),
-    `result()` calls fn in this process."""
-    if worker_count(2) == 1 or multiprocessing.current_process().daemon:
-        yield lambda: fn(*args)
-        return
-    with _LOCK:
-        _CONTEXT["parent"] = os.getpid()
-        with _sigint_ignored():
-            pool = multiprocessing.get_context("fork").Pool(1, _start_worker)
-    with pool:
-        pending = pool.apply_async(fn, args)
-        yield pending.get
-
-
-@contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """SIGINT ignored while workers fork (main thread only: elsewhere signals cannot be set)."""
     if threading.current_thread() is not threading.main_thread():

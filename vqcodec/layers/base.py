@@ -43,7 +43,6 @@ class Layer(ABC):
     name: ClassVar[str]
     layer_id: ClassVar[int]
     default: ClassVar[Any] = None
-    prepares: ClassVar[bool] = False  # has stream-only decoding work (`prepare`)
 
     def layout_problem(self, record: LayerRecord, width: int, height: int) -> str | None:
         """Why this layer's record in a header (parameter, stream lengths) cannot be, for an
@@ -56,13 +55,6 @@ class Layer(ABC):
         """Code what `frame.image` misses of `frame.original` under `setting` (None: absent);
         update `frame.image` (and `frame.side`) to what the decoder will have."""
 
-    def prepare(self, coded: Coded, width: int, height: int, channels: int) -> Any:
-        """The part of decoding that reads only the layer's streams, not the image (entropy
-        decoding): the pipeline may run it on another core while the code maps decode, and
-        passes the result to `decode` as `prepared`. Layers that set `prepares` override it."""
-        return None
-
     @abstractmethod
-    def decode(self, frame: Frame, coded: Coded, prepared: Any = None) -> None:
-        """Apply the layer's streams to `frame.image` (and update `frame.side`); `prepared`:
-        `prepare`'s result for the same streams, or None (then decode them here)."""
+    def decode(self, frame: Frame, coded: Coded) -> None:
+        """Apply the layer's streams to `frame.image` (and update `frame.side`)."""

@@ -68,7 +68,7 @@ class LearnedFilterLayer(Layer):
         frame.image = restored
         return Coded(entry.net_id)
 
-    def decode(self, frame: Frame, coded: Coded, prepared: object = None) -> None:
+    def decode(self, frame: Frame, coded: Coded) -> None:
         if coded.param:
             frame.image = _network(coded.param).apply(frame.image, frame.side.get(STEP))
 

@@ -15,7 +15,6 @@ STEP = "refine_step"  # side information: the quantizer step (None: no refinemen
 class RefinementLayer(Layer):
     name = "refinement"
     layer_id = 1
-    prepares = True
 
     def encode(self, frame: Frame, setting: float | None) -> Coded:
         """`setting`: the quantizer step (None: no refinement)."""
@@ -28,21 +27,12 @@ class RefinementLayer(Layer):
         frame.side[STEP] = layer.step_q / refine.STEP_UNITS  # what the decoder will read
         return Coded(layer.step_q, tuple(layer.streams))
 
-    def prepare(self, coded: Coded, width: int, height: int, channels: int) -> list | None:
-        """The coefficients of every stripe (`refine.decode_coefficients`)."""
-        if not coded.param:
-            return None
-        layer = refine.Refinement(coded.param, list(coded.streams))
-        return refine.decode_coefficients(layer, channels, width, height)
-
-    def decode(self, frame: Frame, coded: Coded, prepared: list | None = None) -> None:
+    def decode(self, frame: Frame, coded: Coded) -> None:
         frame.side[STEP] = coded.param / refine.STEP_UNITS if coded.param else None
         if not coded.param:
             return
         layer = refine.Refinement(coded.param, list(coded.streams))
-        frame.image, frame.side[ACTIVITY] = refine.decode(
-            frame.image, layer, frame.channels, prepared
-        )
+        frame.image, frame.side[ACTIVITY] = refine.decode(frame.image, layer, frame.channels)
 
     def layout_problem(self, record: LayerRecord, width: int, height: int) -> str | None:
         """The step range and one stream per stripe of the image's height."""

@@ -32,7 +32,7 @@ class WienerLayer(Layer):
         stream = restore.encode(filt)
         return Coded(0, (stream,)) if stream else ABSENT
 
-    def decode(self, frame: Frame, coded: Coded, prepared: object = None) -> None:
+    def decode(self, frame: Frame, coded: Coded) -> None:
         if not any(coded.streams):
             return
         filt = restore.decode(coded.streams[0], frame.channels)
