@@ -795,6 +795,7 @@ def test_refinement_and_filter_decode_as_written():
 def test_the_network_and_the_layers_of_a_format_6_file_as_written(golden):
     """golden v6 files (one per shipped network): refinement, network, filter from the document
     on vqcodec's synthesized base give vqcodec's pixels (within one level)."""
+    from vqcodec import zoo
     from vqcodec.api import decode_indices, decompress
     from vqcodec.layers import restore_net
 
@@ -807,9 +808,7 @@ def test_the_network_and_the_layers_of_a_format_6_file_as_written(golden):
     q = decode_stripe(h["refinement"][0], 3, bh, bw, [])
     refined = refine_pixels(base, q, h["refine_step"])
     ours = network_pixels(refined, h["refine_step"], h["restore_net"])
-    registry = json.loads((MODELS / "zoo.json").read_text())["networks"]
-    name = next(n["name"] for n in registry if n["id"] == h["restore_net"])
-    net = restore_net.load(MODELS / name / "weights.safetensors")
+    net = restore_net.load(zoo.verified_network(zoo.network(h["restore_net"], "restore-net")))
     theirs = net.apply(refined, h["refine_step"] / 4)
     assert np.abs(ours.astype(int) - theirs).max() <= 1 and np.mean(ours == theirs) > 0.99
     nonzero = np.count_nonzero(q, axis=-1)
