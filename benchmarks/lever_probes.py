@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from vqcodec import zoo
 from vqcodec.api import load_codec
@@ -43,7 +44,7 @@ from vqcodec.layers import refine as R
 from vqcodec.layers.refinement import STEP, RefinementLayer
 from vqcodec.model.codec import DEFAULT_TILE
 from vqcodec.pipeline import Settings, analyse
-from vqcodec.training.data import holdout_images
+from vqcodec.training.data import holdout_images, list_images, split_holdout
 
 OUT = Path(__file__).parent / "results" / "lever_probes.json"
 DEFAULT = "s4-t64-b32-v2"
@@ -229,11 +230,150 @@ def pixel_index(images: Images) -> dict:
     return {"moves": MOVES, "images": rows}
 
 
-PROBES: dict[str, Callable[[Images], dict]] = {
+CONTEXT_STEPS = [128, 80, 48, 24, 12]
+CONTEXT_BUCKETS = [2, 3, 4, 6]
+FIT_IMAGES = 40  # training-split photos the map table is fitted on
+
+
+def _block_energy(rgb: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Squared residual of every 8x8 block (blocks down, blocks across), all channels."""
+    res = R._padded(rgb.astype(np.float64) - base)
+    h, w = res.shape[:2]
+    return (res**2).reshape(h // 8, 8, w // 8, 8, 3).sum(axis=(1, 3, 4))
+
+
+def _map_features(maps: list[torch.Tensor], bh: int, bw: int, codes: tuple[int, int]):
+    """One-hot features of every block's top code and (a quarter each) its four bottom codes."""
+    top, bottom = (np.asarray(m).squeeze() for m in maps)
+    rows = np.arange(bh * bw)
+    x = np.zeros((bh * bw, codes[0] + codes[1]))
+    t = np.zeros((bh, bw), np.int64)
+    t[: top.shape[0], : top.shape[1]] = top[:bh, :bw]
+    x[rows, t.reshape(-1)] = 1
+    for dy, dx in [(0, 0), (0, 1), (1, 0), (1, 1)]:
+        b = np.zeros((bh, bw), np.int64)
+        sub = bottom[dy::2, dx::2][:bh, :bw]
+        b[: sub.shape[0], : sub.shape[1]] = sub
+        np.add.at(x, (rows, codes[0] + b.reshape(-1)), 0.25)
+    return x
+
+
+def _coder_bits(symbols: np.ndarray, classes: np.ndarray, count: int) -> float:
+    """Bits of the refinement's symbols as `refine.choose_members` counts them."""
+    hist = np.zeros((count, R.SYMBOLS), np.int64)
+    np.add.at(hist, (classes.reshape(-1), symbols.reshape(-1)), 1)
+    cost = hist @ R._costs().T + R._member_bits()
+    return float(cost.min(axis=1)[hist.sum(1) > 0].sum())
+
+
+def _training_split(folder: Path, count: int) -> Images:
+    """`count` photos of the training split, spread over it, prepared as the held-out ones."""
+    paths = split_holdout(list_images(folder))[0]
+    out = []
+    for path in paths[:: max(1, len(paths) // count)][:count]:
+        with Image.open(path) as im:
+            image = im.convert("RGB")
+        image = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
+        if min(image.size) >= 128:
+            out.append((path.name, np.asarray(image)[:512, :768]))
+    return out
+
+
+def map_context(images: Images, data: Path) -> dict:
+    codec = load_codec(DEFAULT)
+    codes = tuple(int(q.codebook.shape[0]) for q in codec.quantizers())
+
+    def prepared(imgs: Images) -> list:
+        found = [analyse(rgb, COLOUR_RGB, codec, rate_weights=(0.0, 0.0)) for _, rgb in imgs]
+        return [(f.rgb, f.base.pixels, [m.numpy() for m in f.maps]) for f in found]
+
+    xs, ys = [], []
+    for rgb, base, maps in prepared(_training_split(data, FIT_IMAGES)):
+        energy = _block_energy(rgb, base)
+        xs.append(_map_features(maps, *energy.shape, codes))
+        ys.append(np.log2(1 + energy.reshape(-1)))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    table = np.linalg.solve(x.T @ x + 1e-3 * np.eye(x.shape[1]), x.T @ y)
+    explained = 1 - np.var(y - x @ table) / np.var(y)
+    fitted = x @ table
+    edges = {k: np.quantile(fitted, np.linspace(0, 1, k + 1)[1:-1]) for k in CONTEXT_BUCKETS}
+    held = prepared(images)
+    rows = []
+    for step in CONTEXT_STEPS:
+        bits = {"shipped": 0.0, "oracle_4": 0.0, **{f"maps_{k}": 0.0 for k in CONTEXT_BUCKETS}}
+        for rgb, base, maps in held:
+            q = R.rd_quantize(R.forward(rgb.astype(np.float64) - base, 3), step)
+            symbols, classes = R._symbols_and_classes(q)
+            count = R.classes_count(3)
+            bits["shipped"] += _coder_bits(symbols, classes, count)
+            predicted = _map_features(maps, *q.shape[1:3], codes) @ table
+            for k in CONTEXT_BUCKETS:
+                bucket = np.tile(np.searchsorted(edges[k], predicted), 3)  # channel-major blocks
+                bits[f"maps_{k}"] += _coder_bits(symbols, classes * k + bucket, count * k)
+            energy = np.log2(1 + _block_energy(rgb, base).reshape(-1))
+            truth = np.tile(np.searchsorted(np.quantile(energy, [0.25, 0.5, 0.75]), energy), 3)
+            bits["oracle_4"] += _coder_bits(symbols, classes * 4 + truth, count * 4)
+        row = {"step": step, "shipped_bits": round(bits["shipped"])}
+        row |= {
+            k: round(100 * (v / bits["shipped"] - 1), 2) for k, v in bits.items() if k != "shipped"
+        }
+        rows.append(row)
+        print(row, flush=True)
+    return {"fit_images": FIT_IMAGES, "table_r2": round(float(explained), 3),
+            "refinement_bits_percent": rows}  # fmt: skip
+
+
+AVIF_QUALITIES = [30, 45, 60, 70, 80, 88, 95]
+AVIF_STEPS = [160, 96, 64, 40, 24, 16, 12]
+
+
+def avif_residual(images: Images) -> dict:
+    import io
+
+    codec = load_codec(DEFAULT)
+    found = [analyse(rgb, COLOUR_RGB, codec) for _, rgb in images]
+    bare = Settings(None, False, frozenset({"restore-net"}))
+    map_bits = [8 * len(f.file(bare)[0].data) for f in found]
+
+    def curve(code: Callable[[np.ndarray, np.ndarray, object], tuple[int, np.ndarray]], params):
+        out = []
+        for p in params:
+            points = []
+            for f, bits in zip(found, map_bits, strict=True):
+                extra, image = code(f.rgb, f.base.pixels, p)
+                points.append(((bits + extra) / f.rgb[..., 0].size, psnr_rgb(f.rgb, image)))
+            out.append(_mean(points))
+        return out
+
+    def dct(rgb, base, step):
+        layer, image, _ = R.encode(rgb, base, step, 3)
+        return 8 * sum(len(s) for s in layer.streams), image
+
+    def avif(rgb, base, quality):
+        residual = np.clip(rgb.astype(np.int16) - base, -127, 127) + 128
+        buf = io.BytesIO()
+        Image.fromarray(residual.astype(np.uint8)).save(
+            buf, "AVIF", quality=quality, speed=2, subsampling="4:4:4"
+        )
+        with Image.open(io.BytesIO(buf.getvalue())) as im:
+            decoded = np.asarray(im.convert("RGB")).astype(np.int16) - 128
+        return 8 * len(buf.getvalue()), np.clip(base + decoded, 0, 255).astype(np.uint8)
+
+    curves = {"dct": curve(dct, AVIF_STEPS), "avif444": curve(avif, AVIF_QUALITIES)}
+    (b0, p0), (b1, p1) = (np.array(curves[k]).T.tolist() for k in ("dct", "avif444"))
+    value, method = rate_difference(b0, p0, b1, p1)
+    print(f"AVIF on the residual against the DCT refinement: {value:+.2f} % ({method})")
+    return {"steps": AVIF_STEPS, "qualities": AVIF_QUALITIES, "curves": curves,
+            "avif_vs_dct_percent": {"value": value, "method": method}}  # fmt: skip
+
+
+PROBES: dict[str, Callable[..., dict]] = {
     "hull": hull,
     "block-size": block_size,
     "net-strength": net_strength,
     "pixel-index": pixel_index,
+    "map-context": map_context,
+    "avif-residual": avif_residual,
 }
 
 
@@ -247,7 +387,8 @@ def main() -> None:
     report = json.loads(OUT.read_text()) if OUT.exists() else {}
     for name in args.probes:
         report[name] = {"env": environment(), "images": [n for n, _ in images]}
-        report[name].update(PROBES[name](images))
+        extra = (args.data,) if name == "map-context" else ()
+        report[name].update(PROBES[name](images, *extra))
         OUT.write_text(json.dumps(report, indent=1) + "\n")
 
 
