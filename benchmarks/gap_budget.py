@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vqcodec.bench.envinfo import environment
+
 RESULTS = Path(__file__).parent / "results"
 OUT = RESULTS / "gap_budget.json"
 EARLIER_STEPS = 2500  # s4-t64-b32's stage 1, from which t64-long continued (models/README.md)
@@ -123,10 +125,15 @@ def main() -> None:
     # the rate that closes AVIF's BD gap: 1 / (1 + gap) - 1 (negative)
     worst = max(found["bd_rate_percent"].values())
     closing = 100 * (1 / (1 + worst / 100) - 1)
-    report = {"gap": found, "closing_rate_percent": round(closing, 1), "ceilings": ceilings(),
-              "base_returns": base_returns(closing)}  # fmt: skip
+    report = {
+        "env": environment(),
+        "gap": found,
+        "closing_rate_percent": round(closing, 1),
+        "ceilings": ceilings(),
+        "base_returns": base_returns(closing),
+    }
     OUT.write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in report.items() if k != "gap"}, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k not in ("gap", "env")}, indent=1))
     for row in found["per_level"]:
         print(row)
 
