@@ -24,6 +24,7 @@ was concluded from them are in docs/DESIGN.md, section 3f.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import time
 from collections.abc import Callable
@@ -44,7 +45,12 @@ from vqcodec.layers import refine as R
 from vqcodec.layers.refinement import STEP, RefinementLayer
 from vqcodec.model.codec import DEFAULT_TILE
 from vqcodec.pipeline import Settings, analyse
-from vqcodec.training.data import holdout_images, list_images, split_holdout
+from vqcodec.training.data import (
+    downscaled_images,
+    holdout_images,
+    list_images,
+    split_holdout,
+)
 
 OUT = Path(__file__).parent / "results" / "lever_probes.json"
 DEFAULT = "s4-t64-b32-v2"
@@ -269,14 +275,7 @@ def _coder_bits(symbols: np.ndarray, classes: np.ndarray, count: int) -> float:
 def _training_split(folder: Path, count: int) -> Images:
     """`count` photos of the training split, spread over it, prepared as the held-out ones."""
     paths = split_holdout(list_images(folder))[0]
-    out = []
-    for path in paths[:: max(1, len(paths) // count)][:count]:
-        with Image.open(path) as im:
-            image = im.convert("RGB")
-        image = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
-        if min(image.size) >= 128:
-            out.append((path.name, np.asarray(image)[:512, :768]))
-    return out
+    return downscaled_images(paths[:: max(1, len(paths) // count)][:count])
 
 
 def map_context(images: Images, data: Path) -> dict:
@@ -328,8 +327,6 @@ AVIF_STEPS = [160, 96, 64, 40, 24, 16, 12]
 
 
 def avif_residual(images: Images) -> dict:
-    import io
-
     codec = load_codec(DEFAULT)
     found = [analyse(rgb, COLOUR_RGB, codec) for _, rgb in images]
     bare = Settings(None, False, frozenset({"restore-net"}))

@@ -32,8 +32,15 @@ def holdout_images(
     on a side after it left out. The training photos are decoded JPEGs or JPEG-origin: at full
     size their 8x8 grid favours an 8x8 DCT coder (docs/DESIGN.md, section 3d); downscaling
     removes it."""
+    return downscaled_images(split_holdout(list_images(folder))[1], factor, min_side)
+
+
+def downscaled_images(
+    paths: list[Path], factor: int = 2, min_side: int = 128
+) -> list[tuple[str, np.ndarray]]:
+    """(name, RGB array) of `paths` prepared as `holdout_images` prepares the held-out ones."""
     out = []
-    for path in split_holdout(list_images(folder))[1]:
+    for path in paths:
         with Image.open(path) as im:
             image = im.convert("RGB")
         image = image.resize((image.width // factor, image.height // factor), Image.LANCZOS)
