@@ -97,6 +97,21 @@ def test_train_export_and_code(tmp_path, tiny_data, monkeypatch):
         assert vqcodec.info(data)["model"] == "tiny"
         assert np.asarray(vqcodec.decompress(data)).shape == rgb.shape
 
+        # an installed model back as a run folder: exported again, the same weights
+        seeded = tmp_path / "seeded"
+        invoke("train", "from-model", "tiny", "--out", seeded)
+        for args in (["tiny", "--out", seeded], ["nope", "--out", tmp_path / "nope"]):
+            failed = CliRunner().invoke(main, ["train", "from-model", *map(str, args)])
+            assert failed.exit_code != 0 and len(failed.output.strip().splitlines()) == 1
+        invoke("export", seeded, "-o", models / "again", "--data", tiny_data)
+        again = load_file(models / "again" / "weights.safetensors")
+        assert again.keys() == shipped.keys()
+        assert all(torch.equal(again[k], shipped[k]) for k in shipped)
+        invoke("train", "prior", "--run", seeded, "--data", tiny_data, "--steps", 1, "--batch", 2,
+               "--crop", 8)  # starts at step 0 from the model's priors  # fmt: skip
+        log = [json.loads(line) for line in (seeded / "prior_log.jsonl").read_text().splitlines()]
+        assert [row["step"] for row in log] == [1]
+
         # a wider synthesis: decodes as before until stage 1b (here on downscaled copies too)
         wide = tmp_path / "wide"
         invoke("train", "widen", "--run", run, "--out", wide, "--blocks", 2, "--hidden", 8)

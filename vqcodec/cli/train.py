@@ -1,4 +1,5 @@
-"""The training commands: train vqvae / prior / decoder / widen / quantize, and export."""
+"""The training commands: train vqvae / prior / decoder / widen / from-model / quantize, and
+export."""
 
 from __future__ import annotations
 
@@ -228,6 +229,21 @@ def train_widen_cmd(run: Path, out: Path, blocks: int, hidden: int) -> None:
         f"{out}: synthesis with {cfg.vqvae.res_blocks + cfg.vqvae.synthesis_blocks} residual "
         f"blocks; train them with: vqcodec train decoder --run {out} ..."
     )
+
+
+@train.command("from-model")
+@click.argument("name")
+@click.option("--out", type=PATH, required=True, help="New run folder (must not exist).")
+@friendly_errors
+def train_from_model_cmd(name: str, out: Path) -> None:
+    """A run folder holding the installed model NAME as if its training had just ended, to
+    train it on (decoder, widen, prior) when its own run folder is gone."""
+    from vqcodec.training.export import run_from_model
+
+    if out.exists():
+        raise click.ClickException(f"{out} exists; give a new run folder")
+    run_from_model(name, out)
+    click.echo(f"{out}: {name}'s stage 1 and priors; go on with: vqcodec train decoder --run {out}")
 
 
 @train.command("quantize")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from vqcodec import zoo
 from vqcodec.errors import ModelError
-from vqcodec.model.codec import CodecModel, save_model
+from vqcodec.model.codec import Codec, CodecModel, save_model
 from vqcodec.model.config import ModelConfig
-from vqcodec.training.common import load_checkpoint
+from vqcodec.training.common import load_checkpoint, save_checkpoint
 from vqcodec.training.decoder_stage import refined_vqvae_state
 
 
@@ -52,3 +52,18 @@ def export_run(
         registry["default"] = name
     zoo.write_registry(out.parent, registry)
     return zoo.ZooEntry(model_id, name, sha, out, quality)
+
+
+def run_from_model(name: str, out: Path) -> ModelConfig:
+    """The inverse of `export_run`: a new run folder `out` holding an installed model (its
+    sha256 checked) as a finished stage 1 and stage 2, so its training can go on (`train
+    decoder`, `widen`, `prior`) after the run folder it came from is gone. Its priors are a
+    starting point, not a resumable state: `train prior` on `out` starts at step 0 from them."""
+    model = Codec.load(zoo.get(name)).model
+    out.mkdir(parents=True, exist_ok=False)
+    (out / "config.json").write_text(model.cfg.to_json())
+    save_checkpoint(out / "vqvae.ckpt", {"model": model.vqvae.state_dict(), "from_model": name})
+    names = model.cfg.names
+    priors = {f"prior_{n}": p.state_dict() for n, p in zip(names, model.priors(), strict=True)}
+    save_checkpoint(out / "prior.ckpt", {**priors, "from_model": name})
+    return model.cfg

@@ -154,9 +154,10 @@ def train_priors(args: PriorTrainArgs, priors: tuple[PriorConfig, ...] | None = 
     if (state := load_checkpoint(ckpt_path)) is not None:
         for name, net in zip(names, model.priors(), strict=True):
             net.load_state_dict(state[name])
-        opt.load_state_dict(state["opt"])
-        step = state["step"]
-        rng = resumed_crop_rng(rng, state, args.seed, ctx.rank)
+        if "opt" in state:  # a run's own checkpoint resumes; `train from-model`'s starts over
+            opt.load_state_dict(state["opt"])
+            step = state["step"]
+            rng = resumed_crop_rng(rng, state, args.seed, ctx.rank)
     net = ctx.wrap(nets)
     log = JsonlLog(args.run / "prior_log.jsonl")
     bar = tqdm(total=args.steps, initial=step, desc="stage 2 (priors)", disable=not ctx.is_main)
