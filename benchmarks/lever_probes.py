@@ -266,10 +266,8 @@ def _map_features(maps: list[torch.Tensor], bh: int, bw: int, codes: tuple[int, 
 
 def _coder_bits(symbols: np.ndarray, classes: np.ndarray, count: int) -> float:
     """Bits of the refinement's symbols as `refine.choose_members` counts them."""
-    hist = np.zeros((count, R.SYMBOLS), np.int64)
-    np.add.at(hist, (classes.reshape(-1), symbols.reshape(-1)), 1)
-    cost = hist @ R._costs().T + R._member_bits()
-    return float(cost.min(axis=1)[hist.sum(1) > 0].sum())
+    present = np.bincount(classes.reshape(-1), minlength=count) > 0
+    return float(R.member_costs(symbols, classes, count).min(axis=1)[present].sum())
 
 
 def _training_split(folder: Path, count: int) -> Images:

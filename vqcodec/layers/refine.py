@@ -300,13 +300,18 @@ def _symbols_and_classes(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(symbols), np.stack(classes)
 
 
+def member_costs(symbols: np.ndarray, classes: np.ndarray, count: int) -> np.ndarray:
+    """(count, FAMILIES) bits of coding each class's symbols with each family member, the
+    member's own bits included (encoder only; classes not present cost their member alone)."""
+    hist = np.zeros((count, SYMBOLS), np.int64)
+    np.add.at(hist, (classes.reshape(-1), symbols.reshape(-1)), 1)
+    return hist @ _costs().T + _member_bits()
+
+
 def choose_members(symbols: np.ndarray, classes: np.ndarray, channels: int) -> np.ndarray:
     """The family member of every class that codes these symbols, and itself, in the fewest
     bits (encoder only)."""
-    n = classes_count(channels)
-    hist = np.zeros((n, SYMBOLS), np.int64)
-    np.add.at(hist, (classes.reshape(-1), symbols.reshape(-1)), 1)
-    return np.argmin(hist @ _costs().T + _member_bits(), axis=1)
+    return np.argmin(member_costs(symbols, classes, classes_count(channels)), axis=1)
 
 
 @cache
